@@ -1,0 +1,105 @@
+"""The application factory: services, routers, problem+json handlers, background jobs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from boothcloud import jobs
+from boothcloud.backups.routes import router as backups_router
+from boothcloud.customers.routes import router as customers_router
+from boothcloud.db import open_database
+from boothcloud.db.migrate import migrate, pending
+from boothcloud.deps import Services
+from boothcloud.health import router as health_router
+from boothcloud.http import install_error_handlers, limit_body_size
+from boothcloud.licenses.certificates import CertificateSigner
+from boothcloud.licenses.ratelimit import RateLimiter
+from boothcloud.licenses.routes import router as licenses_router
+from boothcloud.payments.routes import router as payments_router
+from boothcloud.payments.routes import webhook_router
+from boothcloud.photos.routes import router as photos_router
+from boothcloud.printers.routes import router as printers_router
+from boothcloud.settings import Settings, get_settings
+from boothcloud.storage.factory import open_store
+from boothcloud.storage.routes import OBJECTS_PREFIX
+from boothcloud.storage.routes import router as objects_router
+
+log = logging.getLogger("boothcloud")
+
+API_DESCRIPTION = """\
+Cloud backend for photobooth businesses: customers and license keys, device activations
+with offline certificates, guest payments through Xendit, photos and their print queue,
+printers, and database backups.
+
+**Auth**: operator `Authorization: Bearer <admin token>`; booth
+`Authorization: License <license key>` (scoped to its own customer).
+**Errors**: RFC 9457 `application/problem+json` everywhere.
+"""
+
+
+class PendingMigrations(RuntimeError):
+    """`serve` refuses a database whose schema is behind the code."""
+
+
+async def build_services(settings: Settings, *, apply_migrations: bool) -> Services:
+    db = open_database(settings)
+    waiting = await pending(db, settings.migrations_path)
+    if waiting and not apply_migrations:
+        await db.close()
+        names = ", ".join(m.name for m in waiting)
+        raise PendingMigrations(
+            f"database has pending migrations ({names}): run `boothcloud migrate` "
+            "or serve with --migrate"
+        )
+    if waiting:
+        applied = await migrate(db, settings.migrations_path)
+        log.info("applied migrations: %s", ", ".join(applied))
+    return Services(
+        settings=settings,
+        db=db,
+        store=open_store(settings),
+        signer=CertificateSigner.load_or_create(settings),
+        validate_limiter=RateLimiter(settings.validate_rate_limit_per_minute),
+    )
+
+
+def create_app(settings: Settings | None = None, *, apply_migrations: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await build_services(settings, apply_migrations=apply_migrations)
+        app.state.services = services
+        runner = jobs.start(services)
+        try:
+            yield
+        finally:
+            await runner.stop()
+            await services.store.close()
+            await services.db.close()
+
+    app = FastAPI(
+        title="boothcloud",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
+    for router in (
+        health_router,
+        customers_router,
+        licenses_router,
+        payments_router,
+        webhook_router,
+        photos_router,
+        printers_router,
+        backups_router,
+        objects_router,
+    ):
+        app.include_router(router)
+    return app

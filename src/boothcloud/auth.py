@@ -1,0 +1,101 @@
+"""Who is calling: the operator (admin bearer token) or a booth (its license key).
+
+Both secrets are compared with `hmac.compare_digest`, so a wrong guess takes the same time
+whatever prefix it shares with the real one. A booth is scoped to its own customer: its
+`customer_id` filters every query, and another customer's resource answers 404.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from boothcloud.deps import DbDep, SettingsDep
+from boothcloud.errors import Forbidden, NotFound, Unauthorized
+from boothcloud.licenses import repository as licenses
+
+# Declared for OpenAPI: `Authorization: Bearer <admin token>` or `License <license key>`.
+authorization_header = APIKeyHeader(
+    name="Authorization",
+    auto_error=False,
+    description="`Bearer <admin token>` (operator) or `License <license key>` (booth).",
+)
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="boothcloud", License realm="boothcloud"'}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    kind: Literal["operator", "booth"]
+    customer_id: str | None = None  # set for booths
+    license_type: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind == "operator"
+
+    def scope(self, requested_customer_id: str | None) -> str | None:
+        """The customer a query must be limited to: a booth's own, or the operator's pick."""
+        return requested_customer_id if self.is_operator else self.customer_id
+
+    def check_owns(self, customer_id: str, what: str = "resource") -> None:
+        """404 (not 403) when a booth reaches for another customer's row: no existence leak."""
+        if not self.is_operator and customer_id != self.customer_id:
+            raise NotFound(f"{what} not found")
+
+
+def secrets_equal(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+async def authenticate(request: Request, db: DbDep, settings: SettingsDep) -> Caller:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("missing Authorization header", headers=CHALLENGE)
+    scheme, _, credential = header.partition(" ")
+    credential = credential.strip()
+    scheme = scheme.lower()
+    if scheme == "bearer" and credential:
+        if secrets_equal(credential, settings.admin_token.get_secret_value()):
+            return Caller(kind="operator")
+        raise Unauthorized("invalid admin token", headers=CHALLENGE)
+    if scheme == "license" and credential:
+        row = await licenses.find_by_key(db, credential)
+        if row is None or not secrets_equal(credential, str(row["license_key"])):
+            raise Unauthorized("invalid license key", headers=CHALLENGE)
+        problem = licenses.license_problem(row)
+        if problem is not None:
+            raise Forbidden(f"license is {problem.lower()}", code=problem)
+        return Caller(
+            kind="booth", customer_id=str(row["id"]), license_type=str(row["license_type"])
+        )
+    raise Unauthorized("use `Bearer <admin token>` or `License <license key>`", headers=CHALLENGE)
+
+
+async def require_caller(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    _header: Annotated[str | None, Depends(authorization_header)] = None,
+) -> Caller:
+    return await authenticate(request, db, settings)
+
+
+async def require_operator(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:
+    if not caller.is_operator:
+        raise Forbidden("only the operator may do this")
+    return caller
+
+
+async def require_booth(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:
+    if caller.is_operator:
+        raise Forbidden("only a booth (License auth) may do this")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(require_caller)]
+OperatorDep = Annotated[Caller, Depends(require_operator)]
+BoothDep = Annotated[Caller, Depends(require_booth)]

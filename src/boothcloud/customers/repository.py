@@ -1,0 +1,61 @@
+"""All SQL about customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boothcloud.db.base import Database, Row
+from boothcloud.errors import Conflict, register_constraint
+from boothcloud.pagination import keyset
+
+for _constraint in ("customers.email", "customers_email_lower"):
+    register_constraint(_constraint, Conflict, "email", "a customer with this email exists")
+register_constraint("customers.license_key", Conflict, "license_key", "key collision, retry")
+
+COLUMNS = (
+    "id, name, email, phone, license_key, license_type, license_status, license_expires_at, "
+    "purchase_date, created_at, updated_at"
+)
+PATCHABLE = ("name", "email", "phone", "license_type", "license_status", "license_expires_at")
+
+
+async def insert(db: Database, values: dict[str, Any]) -> Row:
+    names = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    result = await db.execute(
+        f"INSERT INTO customers ({names}) VALUES ({marks}) RETURNING {COLUMNS}",
+        list(values.values()),
+    )
+    row = result.first()
+    assert row is not None
+    return row
+
+
+async def get(db: Database, customer_id: str) -> Row | None:
+    return await db.fetch_one(f"SELECT {COLUMNS} FROM customers WHERE id = ?", (customer_id,))
+
+
+async def page(
+    db: Database, *, email: str | None, license_type: str | None, cursor: str | None, limit: int
+) -> list[Row]:
+    where: list[str] = []
+    params: list[Any] = []
+    if email is not None:
+        where.append("lower(email) = lower(?)")
+        params.append(email)
+    if license_type is not None:
+        where.append("license_type = ?")
+        params.append(license_type)
+    tail, args = keyset(where, params, cursor, limit)
+    return await db.fetch_all(f"SELECT {COLUMNS} FROM customers{tail}", args)
+
+
+async def update(db: Database, customer_id: str, changes: dict[str, Any]) -> Row | None:
+    assert set(changes) <= set(PATCHABLE) | {"license_key"}
+    assignments = ", ".join(f"{name} = ?" for name in changes)
+    result = await db.execute(
+        f"UPDATE customers SET {assignments}, updated_at = datetime('now') WHERE id = ? "
+        f"RETURNING {COLUMNS}",
+        [*changes.values(), customer_id],
+    )
+    return result.first()

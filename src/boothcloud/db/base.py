@@ -1,0 +1,75 @@
+"""The one database interface every backend implements.
+
+Cloudflare D1 has no interactive transactions: a multi-statement write is a *batch* that
+runs atomically or not at all. Domain code therefore writes every multi-statement change
+as a batch, and the embedded SQLite backend offers the same shape, so the same domain code
+runs unchanged on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+Params = Sequence[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One SQL statement with positional (`?`) parameters."""
+
+    sql: str
+    params: Params = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What one statement produced: its rows (SELECT or RETURNING) and rows changed."""
+
+    rows: list[Row] = field(default_factory=list)
+    changes: int = 0
+
+    def first(self) -> Row | None:
+        return self.rows[0] if self.rows else None
+
+
+class IntegrityViolation(Exception):
+    """A constraint refused a write; `constraint` names it so the API can map it to a field.
+
+    `constraint` is the table-qualified column list for UNIQUE/NOT NULL violations
+    (`customers.email`), the index name for an expression index (`customers_email_lower`),
+    the CHECK constraint's name, or `FOREIGN KEY`.
+    """
+
+    def __init__(self, kind: str, constraint: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.constraint = constraint
+
+
+class Database(Protocol):
+    """The small surface domain code may use. All SQL is SQLite dialect (D1 is SQLite)."""
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def execute(self, sql: str, params: Params = ()) -> Result:
+        """Run one write statement atomically; RETURNING rows come back in the result."""
+        ...
+
+    async def batch(self, statements: Sequence[Statement]) -> list[Result]:
+        """Run statements as one atomic unit: all apply or none (D1's `batch()`)."""
+        ...
+
+    async def executescript(self, script: str) -> None:
+        """Run a multi-statement SQL script atomically (migrations, restores)."""
+        ...
+
+    def dump(self) -> AsyncIterator[str]:
+        """Yield a consistent SQL dump, statement by statement, without blocking writers."""
+        ...
+
+    async def close(self) -> None: ...

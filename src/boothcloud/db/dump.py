@@ -1,0 +1,79 @@
+"""A plain SQL dump that imports into both `sqlite3` and Cloudflare D1.
+
+D1's importer (`wrangler d1 execute --file`) rejects `BEGIN`/`COMMIT` and statements over
+100 KB, and needs foreign keys deferred while tables load in any order; so, unlike
+`sqlite3.Connection.iterdump`, this writes `PRAGMA defer_foreign_keys=TRUE;` first and no
+transaction statements. Same layout as `wrangler d1 export`: tables, rows, then indexes,
+triggers and views.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+DUMP_HEADER = "PRAGMA defer_foreign_keys=TRUE;"
+MAX_STATEMENT_BYTES = 100_000
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return "X'" + value.hex() + "'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def iter_dump(conn: sqlite3.Connection) -> Iterator[str]:
+    """Yield one SQL statement at a time; the caller holds a read transaction."""
+    yield DUMP_HEADER
+    schema = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master "
+        "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+    ).fetchall()
+    tables = [row for row in schema if _get(row, "type") == "table"]
+    for row in tables:
+        yield _create_if_missing(str(_get(row, "sql"))) + ";"
+        yield from _rows(conn, str(_get(row, "name")))
+    if conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ).fetchone():
+        yield "DELETE FROM sqlite_sequence;"
+        yield from _rows(conn, "sqlite_sequence")
+    for row in schema:
+        if _get(row, "type") != "table":
+            yield str(_get(row, "sql")) + ";"
+
+
+def _get(row: object, key: str) -> object:
+    if isinstance(row, dict):
+        return row[key]
+    return row[("type", "name", "tbl_name", "sql").index(key)]  # type: ignore[index]
+
+
+def _create_if_missing(sql: str) -> str:
+    if sql.upper().startswith("CREATE TABLE ") and "IF NOT EXISTS" not in sql[:40].upper():
+        return "CREATE TABLE IF NOT EXISTS " + sql[len("CREATE TABLE ") :]
+    return sql
+
+
+def _rows(conn: sqlite3.Connection, table: str) -> Iterator[str]:
+    cursor = conn.execute(f"SELECT * FROM {quote_identifier(table)}")
+    cursor.row_factory = None  # plain tuples, whatever the connection's factory
+    prefix = f"INSERT INTO {quote_identifier(table)} VALUES("
+    for values in cursor:
+        statement = prefix + ",".join(_literal(v) for v in values) + ");"
+        if len(statement.encode()) > MAX_STATEMENT_BYTES:
+            raise ValueError(
+                f"a row of {table} needs a statement over {MAX_STATEMENT_BYTES} bytes, "
+                "which D1 cannot import"
+            )
+        yield statement

@@ -1,0 +1,92 @@
+"""License routes: public validation, device activations, the certificate public key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from boothcloud.auth import BoothDep, CallerDep
+from boothcloud.deps import DbDep, ServicesDep
+from boothcloud.errors import TooManyRequests
+from boothcloud.http import respond
+from boothcloud.licenses import service
+from boothcloud.licenses.schemas import (
+    ActivationCreate,
+    ActivationList,
+    ActivationWithCertificate,
+    PublicKey,
+    ValidateRequest,
+    ValidateResponse,
+)
+from boothcloud.openapi import problems
+
+router = APIRouter(prefix="/api/licenses", tags=["licenses"])
+
+
+@router.post(
+    "/validate",
+    response_model=ValidateResponse,
+    summary="Check a license key (and optionally a device); no credentials needed",
+    responses=problems(400, 413, 422, 429),
+)
+async def validate_license(
+    body: ValidateRequest, request: Request, services: ServicesDep
+) -> Response:
+    client = request.client.host if request.client else "unknown"
+    wait = services.validate_limiter.allow(client)
+    if wait > 0:
+        raise TooManyRequests(
+            "too many validation requests; slow down",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    return respond(await service.validate(services.db, body))
+
+
+@router.post(
+    "/activations",
+    status_code=201,
+    response_model=ActivationWithCertificate,
+    summary="Activate this booth device; returns a signed offline certificate",
+    responses={
+        200: {"description": "Already activated: the existing activation, fresh certificate"},
+        **problems(400, 401, 403, 409, 413, 422),
+    },
+)
+async def activate_device(
+    body: ActivationCreate, services: ServicesDep, caller: BoothDep
+) -> Response:
+    activation, created = await service.activate(
+        services.db, caller, body, services.signer, services.settings
+    )
+    headers = {"Location": f"/api/licenses/activations/{activation.id}"}
+    return respond(activation, 201 if created else 200, headers)
+
+
+@router.get(
+    "/activations",
+    response_model=ActivationList,
+    summary="This booth's customer's activated devices and the tier's limit",
+    responses=problems(401, 403),
+)
+async def list_activations(services: ServicesDep, caller: BoothDep) -> Response:
+    return respond(await service.list_activations(services.db, caller, services.settings))
+
+
+@router.delete(
+    "/activations/{activation_id}",
+    status_code=204,
+    summary="Deactivate a device, freeing its slot",
+    responses=problems(401, 403, 404),
+)
+async def deactivate_device(activation_id: str, db: DbDep, caller: CallerDep) -> Response:
+    await service.deactivate(db, caller, activation_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/public-key",
+    response_model=PublicKey,
+    summary="The Ed25519 public key that verifies activation certificates offline",
+)
+async def public_key(services: ServicesDep) -> Response:
+    return respond(PublicKey(public_key_pem=services.signer.public_key_pem()))

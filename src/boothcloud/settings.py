@@ -1,0 +1,153 @@
+"""All configuration in one pydantic-settings class (`BOOTHCLOUD_` environment or `.env`).
+
+Settings are validated once at start-up: a production deployment that still carries a
+development placeholder secret refuses to start instead of running insecurely.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Tier = Literal["starter", "pro", "enterprise"]
+TIERS: tuple[Tier, ...] = ("starter", "pro", "enterprise")
+
+DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - documented development default
+DEV_CALLBACK_TOKEN = "dev-xendit-callback-token"  # noqa: S105
+DEV_SIGNING_SECRET = "dev-url-signing-secret"  # noqa: S105
+PLACEHOLDERS = {DEV_ADMIN_TOKEN, DEV_CALLBACK_TOKEN, DEV_SIGNING_SECRET, "changethis", ""}
+
+
+class FeePolicy(BaseModel):
+    """Platform fee for one tier: basis points of the amount, at least `minimum` rupiah."""
+
+    basis_points: int = Field(ge=0, le=10_000)
+    minimum: int = Field(default=0, ge=0)
+
+
+def _default_fees() -> dict[Tier, FeePolicy]:
+    return {
+        "starter": FeePolicy(basis_points=500, minimum=500),
+        "pro": FeePolicy(basis_points=300, minimum=300),
+        "enterprise": FeePolicy(basis_points=150, minimum=0),
+    }
+
+
+def _default_device_limits() -> dict[Tier, int | None]:
+    return {"starter": 1, "pro": 3, "enterprise": None}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BOOTHCLOUD_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production", "test"] = "development"
+    log_level: str = "info"
+
+    # --- HTTP -----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None  # default: http://{host}:{port}
+    max_body_bytes: int = 1024 * 1024
+
+    # --- auth -----------------------------------------------------------------------------
+    admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
+
+    # --- database -------------------------------------------------------------------------
+    data_dir: Path = Path("data")
+    database_backend: Literal["sqlite", "d1"] = "sqlite"
+    database_path: Path | None = None  # default: {data_dir}/boothcloud.db
+    migrations_dir: Path | None = None  # default: the repository's migrations/
+    # D1 through the bridge worker (see d1/): its URL and bearer token.
+    d1_url: str | None = None
+    d1_token: SecretStr | None = None
+
+    # --- licenses -------------------------------------------------------------------------
+    tier_device_limits: dict[Tier, int | None] = Field(default_factory=_default_device_limits)
+    license_signing_key_path: Path | None = None  # default: {data_dir}/license_signing_key.pem
+    certificate_ttl_days: int = Field(default=30, ge=1)
+    certificate_grace_days: int = Field(default=7, ge=0)
+    validate_rate_limit_per_minute: int = Field(default=60, ge=1)
+
+    # --- payments -------------------------------------------------------------------------
+    fee_policy: dict[Tier, FeePolicy] = Field(default_factory=_default_fees)
+    payment_min_amount: int = Field(default=1_000, ge=1)
+    payment_max_amount: int = Field(default=50_000_000, ge=1)
+    xendit_secret_key: SecretStr | None = None
+    xendit_callback_token: SecretStr = SecretStr(DEV_CALLBACK_TOKEN)
+    xendit_base_url: str = "https://api.xendit.co"
+    xendit_timeout_seconds: float = Field(default=15.0, gt=0)
+    invoice_duration_seconds: int = Field(default=900, ge=60)
+    success_redirect_url: str | None = None
+    failure_redirect_url: str | None = None
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    reconcile_interval_seconds: int = Field(default=300, ge=0)  # 0: off
+    reconcile_after_seconds: int = Field(default=600, ge=0)
+
+    # --- objects --------------------------------------------------------------------------
+    storage_backend: Literal["local", "s3"] = "local"
+    objects_dir: Path | None = None  # default: {data_dir}/objects
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "boothcloud"
+    s3_region: str = "auto"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_path_style: bool = True
+    url_signing_secret: SecretStr = SecretStr(DEV_SIGNING_SECRET)
+    presign_expiry_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    print_stuck_after_seconds: int = Field(default=600, ge=1)
+
+    # --- backups --------------------------------------------------------------------------
+    backup_enabled: bool = True
+    backup_cron: str = "0 3 * * 0"  # Sundays 03:00 UTC
+    backup_retention: int = Field(default=8, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_outside_development(self) -> Self:
+        if self.environment == "production":
+            for name in ("admin_token", "xendit_callback_token", "url_signing_secret"):
+                secret: SecretStr = getattr(self, name)
+                if secret.get_secret_value() in PLACEHOLDERS:
+                    raise ValueError(
+                        f"BOOTHCLOUD_{name.upper()} must be set to a real secret in production"
+                    )
+        if self.payment_min_amount > self.payment_max_amount:
+            raise ValueError("payment_min_amount must not exceed payment_max_amount")
+        return self
+
+    # Derived paths: one place decides the defaults under data_dir.
+    @property
+    def sqlite_path(self) -> Path:
+        return self.database_path or self.data_dir / "boothcloud.db"
+
+    @property
+    def objects_path(self) -> Path:
+        return self.objects_dir or self.data_dir / "objects"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.license_signing_key_path or self.data_dir / "license_signing_key.pem"
+
+    @property
+    def migrations_path(self) -> Path:
+        if self.migrations_dir is not None:
+            return self.migrations_dir
+        return Path(__file__).resolve().parents[2] / "migrations"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,38 @@
+"""Object storage behind one small interface: a local folder or any S3-compatible store.
+
+Photos and backups live here. The local folder is the embedded default; boothcloud itself
+serves presigned URLs for it (HMAC-signed, expiring) so a booth uses one upload flow
+whether objects sit on disk, in Cloudflare R2, AWS S3, SeaweedFS or MinIO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+    last_modified: datetime
+    etag: str | None = None
+
+
+class ObjectStore(Protocol):
+    async def put(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def head(self, key: str) -> ObjectInfo | None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def list(self, prefix: str) -> list[ObjectInfo]: ...
+
+    def presign_put(self, key: str, expires_in: int, content_type: str | None = None) -> str: ...
+
+    def presign_get(self, key: str, expires_in: int) -> str: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,108 @@
+"""Objects as files under a local folder, with presigned URLs that boothcloud serves.
+
+A presigned URL here is `{public_url}/objects/{key}?method=PUT&expires=...&signature=...`
+where the signature is an HMAC-SHA256 over method, key and expiry with
+`BOOTHCLOUD_URL_SIGNING_SECRET`: the same upload flow as S3/R2 presigned URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from boothcloud.storage import ObjectInfo
+from boothcloud.storage.keys import InvalidKey, check_key
+
+
+def url_signature(secret: str, method: str, key: str, expires: int) -> str:
+    message = f"{method}\n{key}\n{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+class LocalStore:
+    def __init__(self, root: Path, base_url: str, signing_secret: str) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.base_url = base_url.rstrip("/")
+        self._secret = signing_secret
+
+    def path_for(self, key: str) -> Path:
+        path = (self.root / check_key(key)).resolve()
+        if not path.is_relative_to(self.root):
+            raise InvalidKey("key escapes the object folder")
+        return path
+
+    def _info(self, key: str, path: Path) -> ObjectInfo:
+        stat = path.stat()
+        return ObjectInfo(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+
+    def _put_sync(self, key: str, data: bytes) -> ObjectInfo:
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        temporary.write_bytes(data)
+        temporary.replace(path)  # atomic: a reader never sees half an object
+        return self._info(key, path)
+
+    async def put(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
+        return await asyncio.to_thread(self._put_sync, key, data)
+
+    async def get(self, key: str) -> bytes:
+        path = self.path_for(key)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except (FileNotFoundError, IsADirectoryError) as error:
+            raise KeyError(key) from error
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        path = self.path_for(key)
+        return self._info(key, path) if path.is_file() else None
+
+    async def delete(self, key: str) -> None:
+        path = self.path_for(key)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    def _list_sync(self, prefix: str) -> list[ObjectInfo]:
+        found = []
+        for path in sorted(self.root.rglob("*")):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                found.append(self._info(key, path))
+        return found
+
+    async def list(self, prefix: str) -> list[ObjectInfo]:
+        return await asyncio.to_thread(self._list_sync, prefix)
+
+    def _presign(self, method: str, key: str, expires_in: int) -> str:
+        check_key(key)
+        expires = int(time.time()) + expires_in
+        query = urlencode(
+            {
+                "method": method,
+                "expires": expires,
+                "signature": url_signature(self._secret, method, key, expires),
+            }
+        )
+        return f"{self.base_url}/objects/{quote(key)}?{query}"
+
+    def presign_put(self, key: str, expires_in: int, content_type: str | None = None) -> str:
+        return self._presign("PUT", key, expires_in)
+
+    def presign_get(self, key: str, expires_in: int) -> str:
+        return self._presign("GET", key, expires_in)
+
+    def verify(self, method: str, key: str, expires: int, signature: str) -> bool:
+        """Constant-time check of a presigned URL's signature, then its expiry."""
+        expected = url_signature(self._secret, method, key, expires)
+        return hmac.compare_digest(expected, signature) and expires >= int(time.time())
+
+    async def close(self) -> None:
+        return None

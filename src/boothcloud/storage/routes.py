@@ -1,0 +1,4 @@
+from fastapi import APIRouter
+
+OBJECTS_PREFIX = "/objects/"
+router = APIRouter(prefix="/objects", tags=["objects"])

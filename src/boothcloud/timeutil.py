@@ -1,0 +1,51 @@
+"""Time as the API shows it (ISO 8601 UTC, `2026-11-25T10:00:00Z`) and as D1 stores it.
+
+D1's `datetime('now')` writes `YYYY-MM-DD HH:MM:SS` text in UTC. Every stored timestamp
+uses that format, so SQL comparisons and defaults work the same on SQLite and D1.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+DB_FORMAT = "%Y-%m-%d %H:%M:%S"
+API_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def to_db(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(DB_FORMAT)
+
+
+def now_db() -> str:
+    return to_db(utcnow())
+
+
+def from_db(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def to_api(moment: datetime) -> str:
+    return from_db(moment).strftime(API_FORMAT)
+
+
+# A timestamp field of a response model: read from the database, written as ISO 8601 UTC.
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(lambda v: from_db(v) if isinstance(v, str | datetime) else v),
+    PlainSerializer(to_api, return_type=str),
+]
