@@ -41,10 +41,17 @@ class Caller:
         """The customer a query must be limited to: a booth's own, or the operator's pick."""
         return requested_customer_id if self.is_operator else self.customer_id
 
-    def check_owns(self, customer_id: str, what: str = "resource") -> None:
-        """404 (not 403) when a booth reaches for another customer's row: no existence leak."""
+    def check_owns(
+        self, customer_id: str, what: str = "resource", resource_id: str | None = None
+    ) -> None:
+        """404 (not 403) when a booth reaches for another customer's row: no existence leak.
+
+        Pass `resource_id` when the real not-found answer names it, so both read the same.
+        """
         if not self.is_operator and customer_id != self.customer_id:
-            raise NotFound(f"{what} not found")
+            raise NotFound(
+                f"{what} {resource_id} not found" if resource_id else f"{what} not found"
+            )
 
 
 def secrets_equal(given: str, expected: str) -> bool:

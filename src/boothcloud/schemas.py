@@ -21,13 +21,16 @@ def _no_control_characters(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_no_control_characters)]
 Name = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
-Email = Annotated[
-    str,
-    StringConstraints(
-        max_length=254,
-        pattern=r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
-    ),
-]
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def _email(value: str) -> str:
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+Email = Annotated[Text, AfterValidator(_email)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{4,30}$")]
 Fingerprint = Annotated[Text, StringConstraints(min_length=8, max_length=256)]
 InputDatetime = Annotated[AwareDatetime, Field(description="ISO 8601 with a UTC offset.")]

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     url_signing_secret: SecretStr = SecretStr(DEV_SIGNING_SECRET)
     presign_expiry_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
     print_stuck_after_seconds: int = Field(default=600, ge=1)
+    # Largest object a presigned local upload may write (the 1 MiB JSON cap exempts it).
+    max_object_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    # How often `serve` sweeps stuck prints back to pending (0: only on claim).
+    print_requeue_interval_seconds: int = Field(default=60, ge=0)
 
     # --- backups --------------------------------------------------------------------------
     backup_enabled: bool = True

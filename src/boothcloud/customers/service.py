@@ -35,7 +35,7 @@ async def get(db: Database, caller: Caller, customer_id: str) -> Customer:
     row = await repository.get(db, customer_id)
     if row is None:
         raise NotFound(f"customer {customer_id} not found")
-    caller.check_owns(str(row["id"]), "customer")
+    caller.check_owns(str(row["id"]), "customer", customer_id)
     return Customer.model_validate(row)
 
 

@@ -138,5 +138,5 @@ async def deactivate(db: Database, caller: Caller, activation_id: str) -> None:
     row = await repository.get_activation(db, activation_id)
     if row is None:
         raise NotFound(f"activation {activation_id} not found")
-    caller.check_owns(str(row["customer_id"]), "activation")
+    caller.check_owns(str(row["customer_id"]), "activation", activation_id)
     await repository.delete_activation(db, activation_id)

@@ -1,0 +1,216 @@
+"""`boothcloud` command line: serve, migrate, and operator chores.
+
+Errors a user can cause (bad settings, bad input, a pending migration) print one clear
+line and exit non-zero; tracebacks are for bugs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from boothcloud.backups.cli import app as backup_cli
+from boothcloud.db import open_database
+from boothcloud.db.base import Database, IntegrityViolation
+from boothcloud.db.migrate import MigrationError, discover, migrate, pending
+from boothcloud.errors import ProblemError, constraint_error
+from boothcloud.payments.cli import app as payments_cli
+from boothcloud.photos.cli import app as photos_cli
+from boothcloud.printers.cli import app as printers_cli
+from boothcloud.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="boothcloud",
+    help="Cloud backend for photobooth businesses.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+customers_cli = typer.Typer(help="Customers and their license keys.", no_args_is_help=True)
+app.add_typer(customers_cli, name="customers")
+app.add_typer(payments_cli, name="payments", help="Guest payments through Xendit.")
+app.add_typer(photos_cli, name="photos", help="Photo log and print status.")
+app.add_typer(printers_cli, name="printers", help="Customers' printers.")
+app.add_typer(backup_cli, name="backup", help="Database backups in the object store.")
+
+console = Console()
+err = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def friendly(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors a user can cause into one line on stderr and exit code 1."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "input"
+            raise fail(f"{where}: {first['msg']}") from None
+        except ProblemError as error:
+            raise fail(error.detail) from None
+        except IntegrityViolation as error:
+            mapped = constraint_error(error.constraint)
+            raise fail(mapped.detail if mapped else str(error)) from None
+        except (MigrationError, OSError, ValueError) as error:
+            raise fail(str(error)) from None
+
+    return wrapper
+
+
+def load_settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise fail(f"invalid settings ({where}): {first['msg']}") from None
+
+
+def with_database(
+    work: Callable[[Database], Awaitable[R]],
+    settings: Settings | None = None,
+    *,
+    require_current: bool = True,
+) -> R:
+    """Run one async unit of CLI work against the configured database."""
+    settings = settings or load_settings()
+
+    async def run() -> R:
+        db = open_database(settings)
+        try:
+            if require_current and (waiting := await pending(db, settings.migrations_path)):
+                raise fail(
+                    f"{len(waiting)} pending migration(s), first {waiting[0].name}: "
+                    "run `boothcloud migrate`"
+                )
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+@app.command()
+@friendly
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default from settings).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    apply_migrations: Annotated[
+        bool, typer.Option("--migrate", help="Apply pending migrations before serving.")
+    ] = False,
+) -> None:
+    """Serve the HTTP API with uvicorn (uvloop + httptools)."""
+    import os
+
+    import uvicorn
+
+    settings = load_settings()
+    host = host or settings.host
+    port = port or settings.port
+    if settings.public_url is None:
+        os.environ["BOOTHCLOUD_PUBLIC_URL"] = f"http://{host}:{port}"
+    if apply_migrations:
+        applied = with_database(
+            lambda db: migrate(db, settings.migrations_path), settings, require_current=False
+        )
+        for name in applied:
+            console.print(f"applied {name}")
+    else:
+        with_database(lambda db: pending(db, settings.migrations_path), settings)
+    os.environ["BOOTHCLOUD_HOST"], os.environ["BOOTHCLOUD_PORT"] = host, str(port)
+    if settings.environment == "development":
+        console.print(
+            f"boothcloud on http://{host}:{port}  (docs: /docs)  "
+            f"development admin token: {settings.admin_token.get_secret_value()}"
+        )
+    uvicorn.run(
+        "boothcloud.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+@app.command("migrate")
+@friendly
+def migrate_command() -> None:
+    """Apply pending migrations (recorded in d1_migrations, like wrangler)."""
+    settings = load_settings()
+    discover(settings.migrations_path)
+    applied = with_database(
+        lambda db: migrate(db, settings.migrations_path), settings, require_current=False
+    )
+    if not applied:
+        console.print("no pending migrations")
+    for name in applied:
+        console.print(f"applied {name}")
+
+
+@customers_cli.command("create")
+@friendly
+def customers_create(
+    name: Annotated[str, typer.Option(help="Business name.")],
+    email: Annotated[str, typer.Option(help="Owner's email (unique).")],
+    phone: Annotated[str | None, typer.Option()] = None,
+    license_type: Annotated[str, typer.Option(help="starter, pro or enterprise.")] = "starter",
+) -> None:
+    """Create a customer and print its license key."""
+    from boothcloud.customers import service
+    from boothcloud.customers.schemas import CustomerCreate
+
+    body = CustomerCreate.model_validate(
+        {"name": name, "email": email, "phone": phone, "license_type": license_type}
+    )
+    customer = with_database(lambda db: service.create(db, body))
+    console.print(f"created {customer.id}")
+    console.print(f"license key: {customer.license_key}", highlight=False)
+
+
+@customers_cli.command("list")
+@friendly
+def customers_list(
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    license_type: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """List customers, newest first."""
+    from boothcloud.customers import service
+
+    page = with_database(
+        lambda db: service.list_page(
+            db, email=email, license_type=license_type, cursor=None, limit=limit
+        )
+    )
+    table = Table("id", "name", "email", "tier", "status", "created")
+    for c in page.items:
+        table.add_row(
+            c.id, c.name, c.email, c.license_type, c.license_status, c.created_at.isoformat()
+        )
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    sys.exit(app())

@@ -1,0 +1,115 @@
+"""Request and response bodies for payments, the Xendit callback, and summaries."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from boothcloud.schemas import STRICT_BODY, Email, Text
+from boothcloud.timeutil import Timestamp
+
+PaymentStatus = Literal["pending", "processing", "completed", "failed"]
+STATUSES: tuple[PaymentStatus, ...] = ("pending", "processing", "completed", "failed")
+
+
+class PaymentCreate(BaseModel):
+    """Amount in whole rupiah; min and max come from settings (checked by the service)."""
+
+    model_config = STRICT_BODY
+
+    amount: StrictInt = Field(gt=0, description="Whole rupiah (IDR), an integer.")
+    description: Text | None = Field(default=None, max_length=1000)
+    payer_email: Email | None = None
+    customer_id: str | None = Field(
+        default=None, max_length=64, description="Required for the operator; a booth's own."
+    )
+
+
+class Payment(BaseModel):
+    id: str
+    customer_id: str
+    amount: int
+    platform_fee: int
+    net_amount: int = Field(description="`amount - platform_fee`: what the customer keeps.")
+    currency: str
+    status: PaymentStatus
+    description: str | None
+    payer_email: str | None
+    xendit_payment_id: str | None = Field(description="The Xendit invoice id.")
+    invoice_url: str | None
+    expires_at: Timestamp | None
+    paid_at: Timestamp | None
+    paid_amount: int | None
+    payment_method: str | None
+    payment_channel: str | None
+    failure_reason: str | None
+    flagged: bool = Field(description="Needs the operator's review (see `review_reason`).")
+    review_reason: str | None
+    created_at: Timestamp
+    updated_at: Timestamp | None
+
+
+class PaymentPage(BaseModel):
+    items: list[Payment]
+    next_cursor: str | None
+
+
+class InvoiceCallback(BaseModel):
+    """The fields of Xendit's invoice callback this service reads; others are kept raw."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=128)
+    external_id: str = Field(min_length=1, max_length=256)
+    status: str = Field(min_length=1, max_length=32)
+    amount: float | None = None
+    paid_amount: float | None = None
+    paid_at: str | None = None
+    payment_method: str | None = None
+    payment_channel: str | None = None
+
+
+class WebhookAck(BaseModel):
+    received: bool = True
+    duplicate: bool = Field(description="This (invoice, status) was processed before.")
+    outcome: str = Field(
+        description="applied, unchanged, flagged, unknown_payment, ignored or duplicate."
+    )
+
+
+class StatusCounts(BaseModel):
+    pending: int = 0
+    processing: int = 0
+    completed: int = 0
+    failed: int = 0
+
+
+class SummaryFigures(BaseModel):
+    count: int = Field(description="Payments created, any status.")
+    gross: int = Field(description="Sum of completed amounts.")
+    platform_fees: int = Field(description="Sum of completed platform fees.")
+    net: int = Field(description="gross - platform_fees: what customers keep.")
+    by_status: StatusCounts
+
+
+class SummaryDay(SummaryFigures):
+    day: date = Field(description="UTC day the payments were created.")
+
+
+class PaymentSummary(BaseModel):
+    customer_id: str | None = Field(description="null: every customer (operator only).")
+    created_from: Timestamp
+    created_to: Timestamp
+    days: list[SummaryDay]
+    totals: SummaryFigures
+
+
+class ReconcileReport(BaseModel):
+    checked: int = 0
+    completed: int = 0
+    failed: int = 0
+    flagged: int = 0
+    unchanged: int = 0
+    errors: int = 0

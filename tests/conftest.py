@@ -1,0 +1,89 @@
+"""Shared fixtures: a fresh real SQLite file and object folder per test, the real app.
+
+Tests drive the app through httpx's ASGI transport with the app's own lifespan, so every
+request goes through the same routing, auth, validation and database code as `serve`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from boothcloud.app import create_app
+from boothcloud.deps import Services
+from boothcloud.settings import Settings
+
+ADMIN_TOKEN = "test-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def license_auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"License {key}"}
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "data_dir": data_dir,
+        "admin_token": ADMIN_TOKEN,
+        "backup_enabled": False,
+        "reconcile_interval_seconds": 0,
+        "public_url": "http://testserver",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, apply_migrations=True)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+def services(app: FastAPI) -> Services:
+    found: Services = app.state.services
+    return found
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+_counter = 0
+
+
+async def create_customer(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    """Factory: a customer through the real API; keyword arguments override the body."""
+    global _counter
+    _counter += 1
+    body = {"name": f"Studio {_counter}", "email": f"owner{_counter}@example.com", **fields}
+    response = await client.post("/api/customers", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    customer: dict[str, Any] = response.json()
+    return customer
+
+
+@pytest.fixture
+async def customer(client: httpx.AsyncClient) -> dict[str, Any]:
+    return await create_customer(client)
+
+
+@pytest.fixture
+def booth(customer: dict[str, Any]) -> dict[str, str]:
+    """Auth headers of the `customer` fixture's booth."""
+    return license_auth(customer["license_key"])
