@@ -6,7 +6,8 @@ request goes through the same routing, auth, validation and database code as `se
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,26 @@ async def customer(client: httpx.AsyncClient) -> dict[str, Any]:
 def booth(customer: dict[str, Any]) -> dict[str, str]:
     """Auth headers of the `customer` fixture's booth."""
     return license_auth(customer["license_key"])
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[httpx.AsyncClient, Any, asyncio.AbstractEventLoop]]:
+    """One app and database per module for hypothesis tests (which cannot take function
+    fixtures per example); each example checks its own before/after state."""
+    loop = asyncio.new_event_loop()
+    settings = make_settings(
+        tmp_path_factory.mktemp("fuzz") / "data", validate_rate_limit_per_minute=1_000_000
+    )
+    application = create_app(settings, apply_migrations=True)
+    lifespan = application.router.lifespan_context(application)
+    loop.run_until_complete(lifespan.__aenter__())
+    transport = httpx.ASGITransport(app=application)
+    http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    try:
+        yield http, application.state.services.db, loop
+    finally:
+        loop.run_until_complete(http.aclose())
+        loop.run_until_complete(lifespan.__aexit__(None, None, None))
+        loop.close()

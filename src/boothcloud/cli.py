@@ -40,14 +40,18 @@ app.add_typer(photos_cli, name="photos", help="Photo log and print status.")
 app.add_typer(printers_cli, name="printers", help="Customers' printers.")
 app.add_typer(backup_cli, name="backup", help="Database backups in the object store.")
 
-console = Console()
-err = Console(stderr=True)
+
+def out() -> Console:
+    """A console sized when used (tables fit the terminal, or COLUMNS when piped)."""
+    return Console()
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code=1)
 
 
@@ -133,12 +137,12 @@ def serve(
             lambda db: migrate(db, settings.migrations_path), settings, require_current=False
         )
         for name in applied:
-            console.print(f"applied {name}")
+            out().print(f"applied {name}")
     else:
         with_database(lambda db: pending(db, settings.migrations_path), settings)
     os.environ["BOOTHCLOUD_HOST"], os.environ["BOOTHCLOUD_PORT"] = host, str(port)
     if settings.environment == "development":
-        console.print(
+        out().print(
             f"boothcloud on http://{host}:{port}  (docs: /docs)  "
             f"development admin token: {settings.admin_token.get_secret_value()}"
         )
@@ -164,9 +168,9 @@ def migrate_command() -> None:
         lambda db: migrate(db, settings.migrations_path), settings, require_current=False
     )
     if not applied:
-        console.print("no pending migrations")
+        out().print("no pending migrations")
     for name in applied:
-        console.print(f"applied {name}")
+        out().print(f"applied {name}")
 
 
 @customers_cli.command("create")
@@ -185,8 +189,8 @@ def customers_create(
         {"name": name, "email": email, "phone": phone, "license_type": license_type}
     )
     customer = with_database(lambda db: service.create(db, body))
-    console.print(f"created {customer.id}")
-    console.print(f"license key: {customer.license_key}", highlight=False)
+    out().print(f"created {customer.id}")
+    out().print(f"license key: {customer.license_key}", highlight=False)
 
 
 @customers_cli.command("list")
@@ -209,7 +213,7 @@ def customers_list(
         table.add_row(
             c.id, c.name, c.email, c.license_type, c.license_status, c.created_at.isoformat()
         )
-    console.print(table)
+    out().print(table)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -116,22 +116,38 @@ class limit_body_size:
             return
         for name, value in scope["headers"]:
             if name == b"content-length":
+                # The server enforces Content-Length framing, so the header can be trusted.
                 if value.isdigit() and int(value) > self.max_bytes:
                     await self._too_large(send)
                     return
-                break
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+                await self.app(scope, receive, send)
+                return
+        # Chunked body of unknown length: read at most the limit before the app sees it.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
 
-        await self.app(scope, counting_receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
         error = PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")

@@ -153,13 +153,12 @@ async def test_tier_limits_come_from_settings(tmp_path: Any) -> None:
         tmp_path / "d", tier_device_limits={"starter": 2, "pro": 3, "enterprise": None}
     )
     app = create_app(settings, apply_migrations=True)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
         key = (await create_customer(client))["license_key"]
-        codes = [
-            (await activate(client, key, f"booth-pc-{i:04}")).status_code for i in range(3)
-        ]
+        codes = [(await activate(client, key, f"booth-pc-{i:04}")).status_code for i in range(3)]
     assert codes == [201, 201, 409]
 
 

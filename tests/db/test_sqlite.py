@@ -1,0 +1,128 @@
+"""The embedded SQLite backend: atomic batches, named constraint errors, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from boothcloud.db.base import IntegrityViolation, Statement
+from boothcloud.db.sqlite import SQLiteDatabase
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT UNIQUE NOT NULL,
+  n INTEGER CONSTRAINT n_positive CHECK (n > 0));
+CREATE TABLE IF NOT EXISTS child (id INTEGER PRIMARY KEY, t_id INTEGER NOT NULL REFERENCES t(id));
+"""
+
+
+@pytest.fixture
+async def db(tmp_path: Path):  # type: ignore[no-untyped-def]
+    database = SQLiteDatabase(tmp_path / "t.db")
+    await database.executescript(SCHEMA)
+    yield database
+    await database.close()
+
+
+async def test_execute_returns_rows_and_changes(db: SQLiteDatabase) -> None:
+    result = await db.execute("INSERT INTO t (v, n) VALUES (?, ?) RETURNING id, v", ("a", 1))
+    assert result.rows == [{"id": 1, "v": "a"}]
+    assert result.changes == 1
+    updated = await db.execute("UPDATE t SET n = n + 1 WHERE n > 0")
+    assert updated.changes == 1
+    assert await db.fetch_all("SELECT v, n FROM t") == [{"v": "a", "n": 2}]
+
+
+async def test_batch_is_all_or_nothing(db: SQLiteDatabase) -> None:
+    await db.execute("INSERT INTO t (v, n) VALUES ('a', 1)")
+    with pytest.raises(IntegrityViolation) as caught:
+        await db.batch(
+            [
+                Statement("INSERT INTO t (v, n) VALUES ('b', 1)"),
+                Statement("UPDATE t SET n = 5 WHERE v = 'a'"),
+                Statement("INSERT INTO t (v, n) VALUES ('a', 1)"),
+            ]
+        )
+    assert (caught.value.kind, caught.value.constraint) == ("unique", "t.v")
+    assert await db.fetch_all("SELECT v, n FROM t") == [{"v": "a", "n": 1}]
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind", "constraint"),
+    [
+        ("INSERT INTO t (v, n) VALUES ('x', -1)", "check", "n_positive"),
+        ("INSERT INTO t (v, n) VALUES (NULL, 1)", "not_null", "t.v"),
+        ("INSERT INTO child (t_id) VALUES (999)", "foreign_key", "FOREIGN KEY"),
+    ],
+)
+async def test_constraint_errors_are_named(
+    db: SQLiteDatabase, sql: str, kind: str, constraint: str
+) -> None:
+    with pytest.raises(IntegrityViolation) as caught:
+        await db.execute(sql)
+    assert (caught.value.kind, caught.value.constraint) == (kind, constraint)
+
+
+async def test_executescript_is_atomic(db: SQLiteDatabase) -> None:
+    with pytest.raises(sqlite3.OperationalError):
+        await db.executescript(
+            "INSERT INTO t (v, n) VALUES ('s', 1); INSERT INTO nowhere VALUES (1);"
+        )
+    assert await db.fetch_all("SELECT v FROM t") == []
+
+
+async def test_concurrent_writes_are_serialized_without_loss(db: SQLiteDatabase) -> None:
+    await db.execute("INSERT INTO t (v, n) VALUES ('counter', 1)")
+    await asyncio.gather(
+        *(db.execute("UPDATE t SET n = n + 1 WHERE v = 'counter'") for _ in range(200))
+    )
+    assert await db.fetch_one("SELECT n FROM t WHERE v = 'counter'") == {"n": 201}
+
+
+def _increment_in_another_process(path: str, times: int) -> None:
+    async def run() -> None:
+        db = SQLiteDatabase(path)
+        for _ in range(times):
+            await db.execute("UPDATE t SET n = n + 1 WHERE v = 'counter'")
+        await db.close()
+
+    asyncio.run(run())
+
+
+async def test_several_processes_share_one_file(db: SQLiteDatabase) -> None:
+    await db.execute("INSERT INTO t (v, n) VALUES ('counter', 1)")
+    ctx = multiprocessing.get_context("spawn")
+    workers = [
+        ctx.Process(target=_increment_in_another_process, args=(str(db.path), 100))
+        for _ in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    await asyncio.gather(
+        *(db.execute("UPDATE t SET n = n + 1 WHERE v = 'counter'") for _ in range(100))
+    )
+    for worker in workers:
+        await asyncio.to_thread(worker.join, 60)
+        assert worker.exitcode == 0
+    assert await db.fetch_one("SELECT n FROM t WHERE v = 'counter'") == {"n": 401}
+
+
+async def test_reads_see_a_snapshot_while_dumping(db: SQLiteDatabase) -> None:
+    await db.batch(
+        [Statement("INSERT INTO t (v, n) VALUES (?, 1)", (f"row{i}",)) for i in range(1200)]
+    )
+    statements = []
+    async for statement in db.dump():
+        statements.append(statement)
+        if len(statements) == 3:
+            await db.execute("INSERT INTO t (v, n) VALUES ('late', 1)")  # writer not blocked
+    inserts = [s for s in statements if s.startswith('INSERT INTO "t"')]
+    assert len(inserts) == 1200
+    assert statements[0] == "PRAGMA defer_foreign_keys=TRUE;"
+    assert not any(s.upper().startswith(("BEGIN", "COMMIT")) for s in statements)
+    restored = sqlite3.connect(":memory:")
+    restored.executescript("\n".join(statements))
+    assert restored.execute("SELECT COUNT(*) FROM t").fetchone() == (1200,)

@@ -1,0 +1,87 @@
+"""Who may call what: 401 without or with bad credentials, 403 for the wrong role."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN, ADMIN_TOKEN, create_customer, license_auth
+
+OPERATOR_ONLY = [
+    ("POST", "/api/customers", {"name": "X", "email": "x@example.com"}),
+    ("GET", "/api/customers", None),
+    ("PATCH", "/api/customers/{id}", {"name": "Y"}),
+    ("POST", "/api/customers/{id}/license-key", None),
+]
+BAD_CREDENTIALS = [
+    {},
+    {"Authorization": ""},
+    {"Authorization": "Bearer"},
+    {"Authorization": "Bearer wrong-token"},
+    {"Authorization": f"Bearer {ADMIN_TOKEN}x"},
+    {"Authorization": f"Basic {ADMIN_TOKEN}"},
+    {"Authorization": "License PB-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA"},
+    {"Authorization": "License "},
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OPERATOR_ONLY)
+@pytest.mark.parametrize("headers", BAD_CREDENTIALS)
+async def test_missing_or_bad_credentials_are_401(
+    client: httpx.AsyncClient,
+    customer: dict[str, Any],
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+    headers: dict[str, str],
+) -> None:
+    response = await client.request(
+        method, path.format(id=customer["id"]), json=body, headers=headers
+    )
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "www-authenticate" in response.headers
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OPERATOR_ONLY)
+async def test_booth_on_operator_routes_is_403(
+    client: httpx.AsyncClient,
+    customer: dict[str, Any],
+    booth: dict[str, str],
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+) -> None:
+    response = await client.request(
+        method, path.format(id=customer["id"]), json=body, headers=booth
+    )
+    assert response.status_code == 403
+
+
+async def test_scheme_is_case_insensitive(
+    client: httpx.AsyncClient, customer: dict[str, Any]
+) -> None:
+    response = await client.get(
+        f"/api/customers/{customer['id']}", headers={"Authorization": f"bearer {ADMIN_TOKEN}"}
+    )
+    assert response.status_code == 200
+
+
+async def test_secrets_never_reach_the_logs(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    customer = await create_customer(client)
+    key = customer["license_key"]
+    await client.get(f"/api/customers/{customer['id']}", headers=license_auth(key))
+    await client.get(f"/api/customers/{customer['id']}", headers=license_auth(key + "X"))
+    await client.post("/api/licenses/validate", json={"license_key": key})
+    await client.post(f"/api/customers/{customer['id']}/license-key", headers=ADMIN)
+    await client.get("/api/customers", headers={"Authorization": "Bearer guess"})
+    assert caplog.records  # the app did log (lifespan, sqlite, http client)
+    text = caplog.text
+    assert key not in text
+    assert ADMIN_TOKEN not in text

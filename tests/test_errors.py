@@ -1,0 +1,87 @@
+"""Every error is RFC 9457 problem+json; bad input never gives a 5xx or a partial write."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN
+
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, object] = response.json()
+    assert body.keys() >= PROBLEM_KEYS
+    assert body["status"] == status
+    assert str(body["type"]).startswith("https://")
+    return body
+
+
+@pytest.mark.parametrize("raw", [b"{", b"not json", b'{"name": "x",}', b"\xff\xfe", b'{"a": NaN'])
+async def test_malformed_json_is_400(client: httpx.AsyncClient, raw: bytes) -> None:
+    response = await client.post(
+        "/api/customers", content=raw, headers={**ADMIN, "Content-Type": "application/json"}
+    )
+    assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("raw", [b"[]", b'"text"', b"42", b"null"])
+async def test_non_object_json_is_422(client: httpx.AsyncClient, raw: bytes) -> None:
+    response = await client.post(
+        "/api/customers", content=raw, headers={**ADMIN, "Content-Type": "application/json"}
+    )
+    assert_problem(response, 422)
+
+
+async def test_unknown_route_404_and_wrong_method_405(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/api/nothing-here"), 404)
+    assert_problem(await client.delete("/api/customers", headers=ADMIN), 405)
+
+
+async def test_oversized_body_is_413_and_writes_nothing(client: httpx.AsyncClient) -> None:
+    huge = b'{"name": "' + b"x" * (1024 * 1024) + b'", "email": "big@example.com"}'
+    response = await client.post(
+        "/api/customers", content=huge, headers={**ADMIN, "Content-Type": "application/json"}
+    )
+    assert_problem(response, 413)
+    listed = await client.get("/api/customers", params={"email": "big@example.com"}, headers=ADMIN)
+    assert listed.json()["items"] == []
+
+
+async def test_streamed_oversized_body_without_length_is_413(client: httpx.AsyncClient) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    response = await client.post(
+        "/api/customers", content=chunks(), headers={**ADMIN, "Content-Type": "application/json"}
+    )
+    assert_problem(response, 413)
+
+
+async def test_validation_problem_lists_fields(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/customers", json={"name": 7}, headers=ADMIN)
+    body = assert_problem(response, 422)
+    fields = {e["field"] for e in body["errors"]}  # type: ignore[attr-defined]
+    assert fields == {"name", "email"}
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["migrations"] == "current"
+
+
+async def test_openapi_documents_problem_responses(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    create = spec["paths"]["/api/customers"]["post"]
+    assert {"201", "400", "401", "403", "409", "413", "422"} <= create["responses"].keys()
+    assert "application/problem+json" in create["responses"]["409"]["content"]
+    assert "Problem" in spec["components"]["schemas"]
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
