@@ -19,6 +19,7 @@ from boothcloud.http import install_error_handlers, limit_body_size
 from boothcloud.licenses.certificates import CertificateSigner
 from boothcloud.licenses.ratelimit import RateLimiter
 from boothcloud.licenses.routes import router as licenses_router
+from boothcloud.openapi import problem_openapi
 from boothcloud.payments.routes import router as payments_router
 from boothcloud.payments.routes import webhook_router
 from boothcloud.photos.routes import router as photos_router
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
         description=API_DESCRIPTION,
         lifespan=lifespan,
     )
+    app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
     for router in (

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
+
+from boothcloud.errors import PROBLEM_JSON
 
 
 class FieldProblem(BaseModel):
@@ -48,4 +53,49 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
             },
         }
         for status in statuses
+    }
+
+
+def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """`app.openapi` that documents FastAPI's own errors the way the API sends them.
+
+    FastAPI describes request validation failures as `application/json`
+    `HTTPValidationError`; this API answers them (and malformed JSON, oversized bodies)
+    as problem+json, so the document says so for every operation.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = spec.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        components.update(components["Problem"].pop("$defs", {}))
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        for path_item in spec.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                extra = [422] if operation.get("parameters") or "requestBody" in operation else []
+                if "requestBody" in operation:
+                    extra += [400, 413]
+                for status in extra:
+                    responses[str(status)] = _problem_response(status)
+        app.openapi_schema = spec
+        return spec
+
+    return openapi
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    return {
+        "description": _DESCRIPTIONS[status],
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
