@@ -13,8 +13,10 @@ CREATE INDEX photos_queue ON photos (customer_id, print_status, created_at, id);
 CREATE INDEX photos_customer ON photos (customer_id, created_at, id);
 CREATE INDEX photos_created ON photos (created_at, id);
 CREATE INDEX photos_printer ON photos (printer_id, print_status) WHERE printer_id IS NOT NULL;
--- Stuck-print recovery scans only the photos being printed.
-CREATE INDEX photos_printing ON photos (claimed_at) WHERE print_status = 'printing';
+-- Stuck-print recovery scans only the photos being printed. Photos already printing
+-- before this migration count from their creation.
+UPDATE photos SET claimed_at = created_at WHERE print_status = 'printing';
+CREATE INDEX photos_printing ON photos (customer_id, claimed_at) WHERE print_status = 'printing';
 -- One object per photo: deleting a photo (erasure) must never delete another's object.
 CREATE UNIQUE INDEX photos_r2_key ON photos (r2_key);
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -39,7 +40,7 @@ _SLUGS = {
 }
 
 
-def problem_json(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def problem_json(body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(body), status_code=body["status"], media_type=PROBLEM_JSON, headers=headers
     )

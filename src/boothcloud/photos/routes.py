@@ -1,3 +1,91 @@
-from fastapi import APIRouter
+"""Photo routes: thin, rules live in `service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from boothcloud.auth import CallerDep, OperatorDep
+from boothcloud.deps import DbDep, SettingsDep, StoreDep
+from boothcloud.http import respond
+from boothcloud.openapi import problems
+from boothcloud.pagination import CursorQuery, LimitQuery
+from boothcloud.photos import service
+from boothcloud.photos.schemas import Photo, PhotoCreate, PhotoFilters, PhotoPage, PhotoPatch
 
 router = APIRouter(prefix="/api/photos", tags=["photos"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Photo,
+    summary="Log a photo; without `r2_key` the answer carries a presigned `upload_url`",
+    responses={
+        200: {"model": Photo, "description": "The same `id` and body again: the same photo"},
+        **problems(400, 401, 403, 409, 413, 422),
+    },
+)
+async def create_photo(
+    body: PhotoCreate, db: DbDep, store: StoreDep, settings: SettingsDep, caller: CallerDep
+) -> Response:
+    photo, created = await service.create(db, store, settings, caller, body)
+    return respond(photo, 201 if created else 200, {"Location": f"/api/photos/{photo.id}"})
+
+
+@router.get(
+    "",
+    response_model=PhotoPage,
+    summary="List photos, newest first",
+    responses=problems(401, 403, 422),
+)
+async def list_photos(
+    db: DbDep,
+    caller: CallerDep,
+    filters: Annotated[PhotoFilters, Query()],
+    customer_id: Annotated[
+        str | None, Query(max_length=64, description="Operator only; a booth sees its own.")
+    ] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> Response:
+    return respond(
+        await service.list_page(
+            db, caller, customer_id=customer_id, filters=filters, cursor=cursor, limit=limit
+        )
+    )
+
+
+@router.get(
+    "/{photo_id}",
+    response_model=Photo,
+    summary="Get a photo with a presigned `download_url`",
+    responses=problems(401, 403, 404),
+)
+async def get_photo(
+    photo_id: str, db: DbDep, store: StoreDep, settings: SettingsDep, caller: CallerDep
+) -> Response:
+    return respond(await service.get(db, store, settings, caller, photo_id))
+
+
+@router.patch(
+    "/{photo_id}",
+    response_model=Photo,
+    summary="Change print status (valid transitions only) or the assigned printer",
+    responses=problems(400, 401, 403, 404, 409, 413, 422),
+)
+async def patch_photo(photo_id: str, body: PhotoPatch, db: DbDep, caller: CallerDep) -> Response:
+    return respond(await service.patch(db, caller, photo_id, body))
+
+
+@router.delete(
+    "/{photo_id}",
+    status_code=204,
+    summary="Erase a photo: its object, then its row (operator)",
+    responses=problems(401, 403, 404, 502),
+)
+async def delete_photo(photo_id: str, db: DbDep, store: StoreDep, caller: OperatorDep) -> Response:
+    await service.delete(db, store, caller, photo_id)
+    return Response(status_code=204)

@@ -12,12 +12,18 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote, urlencode
 
 from boothcloud.storage import ObjectInfo
 from boothcloud.storage.keys import InvalidKey, check_key
+
+
+class ObjectTooLarge(ValueError):
+    """An upload went over the configured object size limit."""
 
 
 def url_signature(secret: str, method: str, key: str, expires: int) -> str:
@@ -53,6 +59,35 @@ class LocalStore:
     async def put(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
         return await asyncio.to_thread(self._put_sync, key, data)
 
+    async def put_stream(
+        self, key: str, chunks: AsyncIterator[bytes], max_bytes: int
+    ) -> ObjectInfo:
+        """Write an upload chunk by chunk (never whole in memory), refusing more than
+        `max_bytes`: the object appears atomically when complete, or not at all."""
+        path = self.path_for(key)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+
+        def open_temporary() -> IO[bytes]:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return temporary.open("wb")
+
+        handle = await asyncio.to_thread(open_temporary)
+        written = 0
+        try:
+            async for chunk in chunks:
+                written += len(chunk)
+                if written > max_bytes:
+                    raise ObjectTooLarge(f"object exceeds {max_bytes} bytes")
+                if chunk:
+                    await asyncio.to_thread(handle.write, chunk)
+            await asyncio.to_thread(handle.close)
+            await asyncio.to_thread(temporary.replace, path)
+        except BaseException:
+            handle.close()
+            temporary.unlink(missing_ok=True)
+            raise
+        return await asyncio.to_thread(self._info, key, path)
+
     async def get(self, key: str) -> bytes:
         path = self.path_for(key)
         try:
@@ -60,23 +95,36 @@ class LocalStore:
         except (FileNotFoundError, IsADirectoryError) as error:
             raise KeyError(key) from error
 
-    async def head(self, key: str) -> ObjectInfo | None:
+    def _head_sync(self, key: str) -> ObjectInfo | None:
         path = self.path_for(key)
         return self._info(key, path) if path.is_file() else None
+
+    async def head(self, key: str) -> ObjectInfo | None:
+        return await asyncio.to_thread(self._head_sync, key)
 
     async def delete(self, key: str) -> None:
         path = self.path_for(key)
         await asyncio.to_thread(path.unlink, missing_ok=True)
 
     def _list_sync(self, prefix: str) -> list[ObjectInfo]:
+        # Walk only the folder the prefix names (`backups/` never visits `photos/`).
+        folder = prefix.rpartition("/")[0]
+        start = (self.root / folder).resolve() if folder else self.root
+        if not start.is_relative_to(self.root) or not start.is_dir():
+            return []
         found = []
-        for path in sorted(self.root.rglob("*")):
-            if not path.is_file() or path.name.startswith("."):
-                continue
+        for path in start.rglob("*"):
+            if path.name.startswith("."):
+                continue  # uploads in progress
             key = path.relative_to(self.root).as_posix()
-            if key.startswith(prefix):
-                found.append(self._info(key, path))
-        return found
+            if not key.startswith(prefix):
+                continue
+            try:
+                if path.is_file():
+                    found.append(self._info(key, path))
+            except FileNotFoundError:
+                continue  # deleted while listing
+        return sorted(found, key=lambda info: info.key)  # S3 order: by key
 
     async def list(self, prefix: str) -> list[ObjectInfo]:
         return await asyncio.to_thread(self._list_sync, prefix)

@@ -1,4 +1,109 @@
-from fastapi import APIRouter
+"""Presigned URLs of the local object folder, served by boothcloud itself.
+
+`PUT /objects/{key}?method=PUT&expires=..&signature=..` stores the body and
+`GET /objects/{key}?method=GET&...` returns it, exactly like an S3/R2 presigned URL: the
+URL is the whole credential, so no Authorization header is read. The signature binds the
+method, the key and the expiry; a bad or expired one answers 403 problem+json. The app's
+1 MiB JSON body cap exempts this prefix, so uploads are streamed to disk under their own
+limit (`max_object_bytes`, 413 beyond it). With an S3 backend these routes answer 404:
+presigned URLs then point at the S3 store.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
+
+from boothcloud.deps import SettingsDep, StoreDep
+from boothcloud.errors import Forbidden, NotFound, PayloadTooLarge
+from boothcloud.openapi import problems
+from boothcloud.storage import ObjectStore
+from boothcloud.storage.keys import InvalidKey
+from boothcloud.storage.local import LocalStore, ObjectTooLarge
 
 OBJECTS_PREFIX = "/objects/"
 router = APIRouter(prefix="/objects", tags=["objects"])
+
+ExpiresQuery = Annotated[int, Query(description="Unix time after which the URL is refused.")]
+SignatureQuery = Annotated[str, Query(max_length=128, description="HMAC-SHA256, hex.")]
+MethodQuery = Annotated[str, Query(max_length=8, description="`PUT` or `GET`.")]
+
+
+def _local(store: ObjectStore) -> LocalStore:
+    if not isinstance(store, LocalStore):
+        raise NotFound("objects are not served here: this deployment uses an S3 store")
+    return store
+
+
+def _authorize(
+    store: LocalStore, http_method: str, key: str, method: str, expires: int, signature: str
+) -> None:
+    if method != http_method or not store.verify(method, key, expires, signature):
+        raise Forbidden("the URL's signature is invalid or has expired")
+
+
+def _path(store: LocalStore, key: str) -> str:
+    try:
+        return str(store.path_for(key))
+    except InvalidKey as error:
+        raise NotFound("no such object") from error
+
+
+@router.put(
+    "/{key:path}",
+    status_code=200,
+    summary="Upload an object with a presigned URL (local object folder)",
+    responses=problems(403, 404, 413),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def put_object(
+    key: str,
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    method: MethodQuery,
+    expires: ExpiresQuery,
+    signature: SignatureQuery,
+) -> Response:
+    local = _local(store)
+    _authorize(local, "PUT", key, method, expires, signature)
+    _path(local, key)
+    limit = settings.max_object_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"object exceeds {limit} bytes")
+    try:
+        await local.put_stream(key, request.stream(), limit)
+    except ObjectTooLarge as error:
+        raise PayloadTooLarge(str(error)) from error
+    return Response(status_code=200)
+
+
+@router.get(
+    "/{key:path}",
+    summary="Download an object with a presigned URL (local object folder)",
+    responses={200: {"content": {"application/octet-stream": {}}}, **problems(403, 404)},
+    response_class=Response,
+)
+async def get_object(
+    key: str,
+    store: StoreDep,
+    method: MethodQuery,
+    expires: ExpiresQuery,
+    signature: SignatureQuery,
+) -> Response:
+    local = _local(store)
+    _authorize(local, "GET", key, method, expires, signature)
+    path = _path(local, key)
+    if await local.head(key) is None:
+        raise NotFound("no such object")
+    media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type)

@@ -1,0 +1,164 @@
+"""All SQL about photos and the print queue.
+
+Every state change is one conditional statement (or one batch), so concurrent requests
+never act on a status they read earlier: a transition's `WHERE print_status IN (...)`
+names the statuses it may come from, and the claim picks and takes a photo in a single
+UPDATE, so two booths can never take the same one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boothcloud.db.base import Database, Row, Statement
+from boothcloud.errors import Conflict, register_constraint
+from boothcloud.pagination import keyset
+
+register_constraint("photos.r2_key", Conflict, "r2_key", "another photo already uses this key")
+
+COLUMNS = (
+    "id, customer_id, r2_key, print_status, printer_id, created_at, "
+    "coalesce(updated_at, created_at) AS updated_at, claimed_at"
+)
+_PRINTER_OK = "(? IS NULL OR EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?))"
+
+
+async def insert(db: Database, values: dict[str, Any]) -> Row | None:
+    """Insert unless the id or key is taken or the printer is not the customer's (None)."""
+    customer_id, printer_id = values["customer_id"], values["printer_id"]
+    result = await db.execute(
+        "INSERT INTO photos (id, customer_id, r2_key, printer_id, request_hash, print_status, "
+        "updated_at) SELECT ?, ?, ?, ?, ?, 'pending', datetime('now') "
+        f"WHERE {_PRINTER_OK} ON CONFLICT DO NOTHING RETURNING {COLUMNS}",
+        [
+            values["id"],
+            customer_id,
+            values["r2_key"],
+            printer_id,
+            values["request_hash"],
+            printer_id,
+            printer_id,
+            customer_id,
+        ],
+    )
+    return result.first()
+
+
+async def get(db: Database, photo_id: str) -> Row | None:
+    return await db.fetch_one(
+        f"SELECT {COLUMNS}, request_hash FROM photos WHERE id = ?", (photo_id,)
+    )
+
+
+async def key_taken(db: Database, r2_key: str) -> bool:
+    return (
+        await db.fetch_one("SELECT 1 AS found FROM photos WHERE r2_key = ?", (r2_key,)) is not None
+    )
+
+
+async def page(
+    db: Database,
+    *,
+    customer_id: str | None,
+    print_status: str | None,
+    printer_id: str | None,
+    created_from: str | None,
+    created_to: str | None,
+    cursor: str | None,
+    limit: int,
+) -> list[Row]:
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value, operator in (
+        ("customer_id", customer_id, "="),
+        ("print_status", print_status, "="),
+        ("printer_id", printer_id, "="),
+        ("created_at", created_from, ">="),
+        ("created_at", created_to, "<"),
+    ):
+        if value is not None:
+            where.append(f"{column} {operator} ?")
+            params.append(value)
+    tail, args = keyset(where, params, cursor, limit)
+    return await db.fetch_all(f"SELECT {COLUMNS} FROM photos{tail}", args)
+
+
+async def update(
+    db: Database,
+    photo_id: str,
+    customer_id: str,
+    *,
+    status: str | None,
+    allowed_from: tuple[str, ...],
+    set_printer: bool,
+    printer_id: str | None,
+) -> Row | None:
+    """Apply a transition and/or a printer change only if still allowed; None otherwise."""
+    assignments = ["updated_at = datetime('now')"]
+    conditions = ["id = ?", "customer_id = ?"]
+    params: list[Any] = []
+    where_params: list[Any] = [photo_id, customer_id]
+    if status is not None:
+        assignments.append("print_status = ?")
+        params.append(status)
+        if status == "printing":
+            assignments.append("claimed_at = datetime('now')")
+        elif status == "pending":
+            assignments.append("claimed_at = NULL")
+        conditions.append(f"print_status IN ({', '.join('?' for _ in allowed_from)})")
+        where_params += allowed_from
+    if set_printer:
+        assignments.append("printer_id = ?")
+        params.append(printer_id)
+        conditions.append(_PRINTER_OK)
+        where_params += [printer_id, printer_id, customer_id]
+    result = await db.execute(
+        f"UPDATE photos SET {', '.join(assignments)} WHERE {' AND '.join(conditions)} "
+        f"RETURNING {COLUMNS}",
+        [*params, *where_params],
+    )
+    return result.first()
+
+
+def _requeue(cutoff: str, customer_id: str | None) -> Statement:
+    scope = "customer_id = ? AND " if customer_id is not None else ""
+    return Statement(
+        "UPDATE photos SET print_status = 'pending', claimed_at = NULL, "
+        f"updated_at = datetime('now') WHERE {scope}print_status = 'printing' "
+        "AND claimed_at < ?",
+        [customer_id, cutoff] if customer_id is not None else [cutoff],
+    )
+
+
+async def requeue_stuck(db: Database, cutoff: str, customer_id: str | None = None) -> int:
+    """Photos printing since before `cutoff` go back to pending; returns how many."""
+    statement = _requeue(cutoff, customer_id)
+    result = await db.execute(statement.sql, statement.params)
+    return result.changes
+
+
+async def claim(db: Database, printer_id: str, customer_id: str, cutoff: str) -> Row | None:
+    """Requeue the customer's stuck prints, then take the oldest pending photo for this
+    printer (or unassigned) in ONE statement: one atomic batch, never the same photo twice."""
+    results = await db.batch(
+        [
+            _requeue(cutoff, customer_id),
+            Statement(
+                "UPDATE photos SET print_status = 'printing', printer_id = ?, "
+                "claimed_at = datetime('now'), updated_at = datetime('now') "
+                "WHERE id = (SELECT id FROM photos WHERE customer_id = ? "
+                "AND print_status = 'pending' AND (printer_id = ? OR printer_id IS NULL) "
+                "ORDER BY created_at, id LIMIT 1) "
+                "AND print_status = 'pending' "
+                "AND EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?) "
+                f"RETURNING {COLUMNS}",
+                (printer_id, customer_id, printer_id, printer_id, customer_id),
+            ),
+        ]
+    )
+    return results[-1].first()
+
+
+async def delete(db: Database, photo_id: str) -> Row | None:
+    result = await db.execute(f"DELETE FROM photos WHERE id = ? RETURNING {COLUMNS}", (photo_id,))
+    return result.first()

@@ -1,0 +1,224 @@
+"""Photo rules: keys under the customer's prefix, idempotent logging by the booth's own id,
+print-status transitions, the print queue's claim, and erasure of row and object."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+import orjson
+
+from boothcloud.auth import Caller
+from boothcloud.db.base import Database, Row
+from boothcloud.errors import BadGateway, Conflict, NotFound, invalid
+from boothcloud.ids import uuid7
+from boothcloud.pagination import page_of
+from boothcloud.photos import repository
+from boothcloud.photos.schemas import Photo, PhotoCreate, PhotoFilters, PhotoPage, PhotoPatch
+from boothcloud.printers import repository as printers
+from boothcloud.printers.service import owner_for_create
+from boothcloud.settings import Settings
+from boothcloud.storage import ObjectStore
+from boothcloud.storage.keys import InvalidKey
+from boothcloud.timeutil import to_db, utcnow
+
+log = logging.getLogger("boothcloud.photos")
+
+# The statuses a photo may come from, per target status; anything else is a 409.
+PREDECESSORS: dict[str, tuple[str, ...]] = {
+    "printing": ("pending",),
+    "completed": ("printing",),
+    "failed": ("printing",),
+    "pending": ("failed",),
+}
+
+
+def customer_prefix(customer_id: str) -> str:
+    return f"photos/{customer_id}/"
+
+
+def server_key(customer_id: str, photo_id: str) -> str:
+    return f"{customer_prefix(customer_id)}{utcnow():%Y/%m/%d}/{photo_id}.jpg"
+
+
+def request_hash(customer_id: str, body: PhotoCreate) -> str:
+    """What makes two create requests "the same": customer, key and printer (not the id)."""
+    return hashlib.sha256(orjson.dumps([customer_id, body.r2_key, body.printer_id])).hexdigest()
+
+
+def _normal_id(photo_id: str) -> str:
+    try:
+        return str(UUID(photo_id))
+    except ValueError as error:
+        raise NotFound(f"photo {photo_id} not found") from error
+
+
+def _photo(row: Row, **urls: str | None) -> Photo:
+    return Photo.model_validate({**row, **urls})
+
+
+def _presign_get(store: ObjectStore, settings: Settings, key: str) -> str | None:
+    try:
+        return store.presign_get(key, settings.presign_expiry_seconds)
+    except InvalidKey:  # a key logged before keys were validated: no URL rather than a 500
+        return None
+
+
+async def _owned(db: Database, caller: Caller, photo_id: str) -> Row:
+    row = await repository.get(db, _normal_id(photo_id))
+    if row is None:
+        raise NotFound(f"photo {photo_id} not found")
+    caller.check_owns(str(row["customer_id"]), "photo", photo_id)
+    return row
+
+
+async def create(
+    db: Database, store: ObjectStore, settings: Settings, caller: Caller, body: PhotoCreate
+) -> tuple[Photo, bool]:
+    """Log a photo; returns it and whether it was created (False: an identical retry)."""
+    customer_id = await owner_for_create(db, caller, body.customer_id)
+    prefix = customer_prefix(customer_id)
+    if body.r2_key is not None and not body.r2_key.startswith(prefix):
+        raise invalid("r2_key", f"must be under `{prefix}`")
+    photo_id = str(body.id) if body.id is not None else str(uuid7())
+    fingerprint = request_hash(customer_id, body)
+    row = await repository.insert(
+        db,
+        {
+            "id": photo_id,
+            "customer_id": customer_id,
+            "r2_key": body.r2_key or server_key(customer_id, photo_id),
+            "printer_id": body.printer_id,
+            "request_hash": fingerprint,
+        },
+    )
+    created = row is not None
+    if row is None:  # ON CONFLICT DO NOTHING or the printer check said no: find out which
+        row = await repository.get(db, photo_id)
+        if row is not None:
+            if row["request_hash"] != fingerprint:
+                raise Conflict(
+                    f"photo id {photo_id} was already used with a different request",
+                    code="IDEMPOTENCY_MISMATCH",
+                )
+        elif body.r2_key is not None and await repository.key_taken(db, body.r2_key):
+            raise Conflict("r2_key: another photo already uses this key", code="KEY_IN_USE")
+        else:
+            raise invalid("printer_id", "no such printer for this customer")
+    upload_url = (
+        store.presign_put(str(row["r2_key"]), settings.presign_expiry_seconds)
+        if body.r2_key is None
+        else None
+    )
+    return _photo(row, upload_url=upload_url), created
+
+
+async def get(
+    db: Database, store: ObjectStore, settings: Settings, caller: Caller, photo_id: str
+) -> Photo:
+    row = await _owned(db, caller, photo_id)
+    return _photo(row, download_url=_presign_get(store, settings, str(row["r2_key"])))
+
+
+async def list_page(
+    db: Database,
+    caller: Caller,
+    *,
+    customer_id: str | None,
+    filters: PhotoFilters,
+    cursor: str | None,
+    limit: int,
+) -> PhotoPage:
+    rows = await repository.page(
+        db,
+        customer_id=caller.scope(customer_id),
+        print_status=filters.print_status,
+        printer_id=filters.printer_id,
+        created_from=to_db(filters.created_from) if filters.created_from else None,
+        created_to=to_db(filters.created_to) if filters.created_to else None,
+        cursor=cursor,
+        limit=limit,
+    )
+    items, next_cursor = page_of(rows, limit)
+    return PhotoPage(items=[_photo(r) for r in items], next_cursor=next_cursor)
+
+
+async def patch(db: Database, caller: Caller, photo_id: str, body: PhotoPatch) -> Photo:
+    current = await _owned(db, caller, photo_id)
+    customer_id = str(current["customer_id"])
+    set_printer = "printer_id" in body.model_fields_set
+    status = body.print_status
+    if status is None and not set_printer:
+        return _photo(current)
+    allowed_from = PREDECESSORS[status] if status is not None else ()
+    if status is not None and current["print_status"] not in allowed_from:
+        raise _bad_transition(str(current["print_status"]), status)
+    if (
+        set_printer
+        and body.printer_id is not None
+        and not await printers.exists(db, body.printer_id, customer_id)
+    ):
+        raise invalid("printer_id", "no such printer for this customer")
+    row = await repository.update(
+        db,
+        str(current["id"]),
+        customer_id,
+        status=status,
+        allowed_from=allowed_from,
+        set_printer=set_printer,
+        printer_id=body.printer_id,
+    )
+    if row is not None:
+        return _photo(row)
+    # The conditional UPDATE refused: someone changed the photo (or printer) meanwhile.
+    latest = await _owned(db, caller, photo_id)
+    if status is not None and latest["print_status"] not in allowed_from:
+        raise _bad_transition(str(latest["print_status"]), status)
+    raise invalid("printer_id", "no such printer for this customer")
+
+
+def _bad_transition(current: str, target: str) -> Conflict:
+    return Conflict(
+        f"print_status cannot move from {current} to {target}", code="INVALID_TRANSITION"
+    )
+
+
+async def delete(db: Database, store: ObjectStore, caller: Caller, photo_id: str) -> None:
+    """Erase the object first, then the row: a failure leaves the row to retry with, never
+    an object nobody can find any more."""
+    row = await _owned(db, caller, photo_id)
+    try:
+        await store.delete(str(row["r2_key"]))
+    except InvalidKey:
+        pass  # nothing this API could have stored under such a key
+    except Exception as error:
+        log.exception("deleting object %s failed", row["r2_key"])
+        raise BadGateway("the object store failed; the photo was not deleted") from error
+    if await repository.delete(db, str(row["id"])) is None:
+        raise NotFound(f"photo {photo_id} not found")
+
+
+def stuck_cutoff(settings: Settings) -> str:
+    return to_db(utcnow() - timedelta(seconds=settings.print_stuck_after_seconds))
+
+
+async def claim(
+    db: Database, store: ObjectStore, settings: Settings, caller: Caller, printer_id: str
+) -> Photo | None:
+    assert caller.customer_id is not None
+    if not await printers.exists(db, printer_id, caller.customer_id):
+        raise NotFound(f"printer {printer_id} not found")
+    row = await repository.claim(db, printer_id, caller.customer_id, stuck_cutoff(settings))
+    if row is None:
+        return None
+    return _photo(row, download_url=_presign_get(store, settings, str(row["r2_key"])))
+
+
+async def requeue_stuck(db: Database, settings: Settings) -> int:
+    """Every customer's prints stuck in `printing` go back to `pending` (background job)."""
+    moved = await repository.requeue_stuck(db, stuck_cutoff(settings))
+    if moved:
+        log.warning("requeued %d photo(s) stuck in printing", moved)
+    return moved

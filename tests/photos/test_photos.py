@@ -1,0 +1,217 @@
+"""Logging photos: server-chosen keys, the customer's prefix, idempotent retries by the
+booth's own id, reads with presigned URLs, lists and filters, erasure, scoping."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from boothcloud.deps import Services
+from tests.conftest import ADMIN, create_customer, license_auth
+from tests.photos.helpers import add_photo, add_printer
+
+
+async def test_server_chooses_the_key_and_an_upload_url(
+    client: httpx.AsyncClient, customer: dict[str, Any], booth: dict[str, str]
+) -> None:
+    response = await client.post("/api/photos", json={}, headers=booth)
+    assert response.status_code == 201
+    photo = response.json()
+    assert response.headers["location"] == f"/api/photos/{photo['id']}"
+    assert uuid.UUID(photo["id"]).version == 7
+    pattern = rf"^photos/{customer['id']}/\d{{4}}/\d{{2}}/\d{{2}}/{photo['id']}\.jpg$"
+    assert re.match(pattern, photo["r2_key"])
+    assert photo["print_status"] == "pending"
+    assert photo["printer_id"] is None
+    assert photo["upload_url"].startswith("http://testserver/objects/photos/")
+    assert photo["created_at"].endswith("Z")
+
+    uploaded = await client.put(photo["upload_url"], content=b"jpeg")
+    assert uploaded.status_code == 200
+    read = (await client.get(f"/api/photos/{photo['id']}", headers=booth)).json()
+    assert read["upload_url"] is None
+    assert (await client.get(read["download_url"])).content == b"jpeg"
+
+
+async def test_supplied_key_under_the_prefix(
+    client: httpx.AsyncClient, customer: dict[str, Any], booth: dict[str, str]
+) -> None:
+    key = f"photos/{customer['id']}/event-7/IMG_0001.jpg"
+    photo = await add_photo(client, booth, r2_key=key)
+    assert photo["r2_key"] == key
+    assert photo["upload_url"] is None
+    again = await client.post("/api/photos", json={"r2_key": key}, headers=booth)
+    assert again.status_code == 409  # one object, one photo: erasure never hits another
+    assert again.json()["code"] == "KEY_IN_USE"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "photos/{other}/a.jpg",
+        "photos/{cid}",
+        "photos/{cid}/",
+        "photos/{cid}/../{other}/a.jpg",
+        "photos/{cid}/a/../../b.jpg",
+        "/photos/{cid}/a.jpg",
+        "photos/{cid}//a.jpg",
+        "photos/{cid}/" + "x" * 1020,
+        "backups/a.sql.gz",
+        "",
+    ],
+)
+async def test_bad_keys_are_422(
+    client: httpx.AsyncClient, customer: dict[str, Any], booth: dict[str, str], key: str
+) -> None:
+    r2_key = key.format(cid=customer["id"], other="cus_someone_else")
+    response = await client.post("/api/photos", json={"r2_key": r2_key}, headers=booth)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "r2_key"
+
+
+async def test_same_id_same_body_is_the_same_photo(
+    client: httpx.AsyncClient, booth: dict[str, str]
+) -> None:
+    body = {"id": str(uuid.uuid4())}
+    first = await client.post("/api/photos", json=body, headers=booth)
+    second = await client.post("/api/photos", json=body, headers=booth)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert {k: v for k, v in first.json().items() if k != "upload_url"} == {
+        k: v for k, v in second.json().items() if k != "upload_url"
+    }
+    assert second.json()["upload_url"]  # a retried upload gets a fresh URL
+
+    other = {**body, "r2_key": first.json()["r2_key"]}
+    conflict = await client.post("/api/photos", json=other, headers=booth)
+    assert conflict.status_code == 409
+    assert conflict.json()["code"] == "IDEMPOTENCY_MISMATCH"
+
+
+async def test_same_id_is_logged_once_under_concurrency(
+    client: httpx.AsyncClient, booth: dict[str, str]
+) -> None:
+    body = {"id": str(uuid.uuid4())}
+    responses = await asyncio.gather(
+        *(client.post("/api/photos", json=body, headers=booth) for _ in range(12))
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 11 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    listed = await client.get("/api/photos", headers=booth)
+    assert len(listed.json()["items"]) == 1
+
+
+async def test_retry_after_claim_is_still_the_same_request(
+    client: httpx.AsyncClient, booth: dict[str, str]
+) -> None:
+    printer = await add_printer(client, booth)
+    body = {"id": str(uuid.uuid4())}
+    await add_photo(client, booth, **body)
+    claimed = await client.post(f"/api/printers/{printer['id']}/claim", headers=booth)
+    assert claimed.json()["id"] == body["id"]
+    retry = await client.post("/api/photos", json=body, headers=booth)
+    assert retry.status_code == 200
+    assert retry.json()["print_status"] == "printing"
+
+
+async def test_operator_logs_for_a_customer(
+    client: httpx.AsyncClient, customer: dict[str, Any], booth: dict[str, str]
+) -> None:
+    missing = await client.post("/api/photos", json={}, headers=ADMIN)
+    assert missing.status_code == 422
+    unknown = await client.post("/api/photos", json={"customer_id": "cus_nope"}, headers=ADMIN)
+    assert unknown.status_code == 422
+    made = await client.post("/api/photos", json={"customer_id": customer["id"]}, headers=ADMIN)
+    assert made.status_code == 201
+    assert made.json()["customer_id"] == customer["id"]
+    other = await create_customer(client)
+    forbidden = await client.post("/api/photos", json={"customer_id": other["id"]}, headers=booth)
+    assert forbidden.status_code == 403
+
+
+async def test_printer_must_be_the_customers(
+    client: httpx.AsyncClient, booth: dict[str, str]
+) -> None:
+    other = await create_customer(client)
+    foreign = await add_printer(client, license_auth(other["license_key"]))
+    response = await client.post("/api/photos", json={"printer_id": foreign["id"]}, headers=booth)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "printer_id"
+    own = await add_printer(client, booth)
+    photo = await add_photo(client, booth, printer_id=own["id"])
+    assert photo["printer_id"] == own["id"]
+    moved = await client.patch(
+        f"/api/photos/{photo['id']}", json={"printer_id": foreign["id"]}, headers=booth
+    )
+    assert moved.status_code == 422
+    unassigned = await client.patch(
+        f"/api/photos/{photo['id']}", json={"printer_id": None}, headers=booth
+    )
+    assert unassigned.status_code == 200
+    assert unassigned.json()["printer_id"] is None
+
+
+async def test_list_filters_and_pages(
+    client: httpx.AsyncClient, services: Services, booth: dict[str, str]
+) -> None:
+    printer = await add_printer(client, booth)
+    ids = [(await add_photo(client, booth))["id"] for _ in range(5)]
+    await client.patch(f"/api/photos/{ids[0]}", json={"printer_id": printer["id"]}, headers=booth)
+    await client.patch(f"/api/photos/{ids[1]}", json={"print_status": "printing"}, headers=booth)
+    await services.db.execute(
+        "UPDATE photos SET created_at = '2025-01-01 00:00:00' WHERE id = ?", (ids[4],)
+    )
+
+    async def listed(**params: Any) -> list[str]:
+        found: list[str] = []
+        cursor = None
+        while True:
+            query = {**params, "limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = (await client.get("/api/photos", params=query, headers=booth)).json()
+            found += [p["id"] for p in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                return found
+
+    assert sorted(await listed()) == sorted(ids)
+    assert await listed(printer_id=printer["id"]) == [ids[0]]
+    assert await listed(print_status="printing") == [ids[1]]
+    assert await listed(created_to="2025-06-01T00:00:00Z") == [ids[4]]
+    assert ids[4] not in await listed(created_from="2025-06-01T00:00:00Z")
+    bad = await client.get("/api/photos", params={"print_status": "lost"}, headers=booth)
+    assert bad.status_code == 422
+    assert (
+        await client.get("/api/photos", params={"limit": 201}, headers=booth)
+    ).status_code == 422
+
+
+async def test_erasure_removes_row_and_object(
+    client: httpx.AsyncClient, services: Services, booth: dict[str, str]
+) -> None:
+    photo = await add_photo(client, booth)
+    await client.put(photo["upload_url"], content=b"face")
+    assert await services.store.head(photo["r2_key"]) is not None
+    path = f"/api/photos/{photo['id']}"
+    assert (await client.delete(path, headers=booth)).status_code == 403
+    assert (await client.delete(path, headers=ADMIN)).status_code == 204
+    assert await services.store.head(photo["r2_key"]) is None
+    assert (await client.get(path, headers=ADMIN)).status_code == 404
+    assert (await client.delete(path, headers=ADMIN)).status_code == 404
+
+
+async def test_another_customers_photo_is_404(
+    client: httpx.AsyncClient, booth: dict[str, str]
+) -> None:
+    other = await create_customer(client)
+    theirs = await add_photo(client, license_auth(other["license_key"]))
+    path = f"/api/photos/{theirs['id']}"
+    assert (await client.get(path, headers=booth)).status_code == 404
+    patched = await client.patch(path, json={"print_status": "printing"}, headers=booth)
+    assert patched.status_code == 404
+    assert (await client.get("/api/photos", headers=booth)).json()["items"] == []
+    assert (await client.get(path, headers=ADMIN)).status_code == 200
+    assert (await client.get("/api/photos/not-a-uuid", headers=booth)).status_code == 404
+    assert (await client.get(path)).status_code == 401
