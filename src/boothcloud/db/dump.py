@@ -9,6 +9,7 @@ triggers and views.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterator
 
@@ -25,11 +26,16 @@ def _literal(value: object) -> str:
         return "NULL"
     if isinstance(value, bool):
         return str(int(value))
+    if isinstance(value, float) and math.isinf(value):
+        return "9e999" if value > 0 else "-9e999"  # repr() gives `inf`, which is not SQL
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, bytes):
         return "X'" + value.hex() + "'"
-    return "'" + str(value).replace("'", "''") + "'"
+    text = "'" + str(value).replace("'", "''") + "'"
+    if "\r" in text:  # the sqlite3 shell reads `\r\n` as a line end and drops the `\r`
+        text = "(" + text.replace("\r", "'||char(13)||'") + ")"
+    return text
 
 
 def iter_dump(conn: sqlite3.Connection) -> Iterator[str]:

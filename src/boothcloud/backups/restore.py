@@ -1,0 +1,164 @@
+"""Restore a dump into a new SQLite file, check it, and only then move it into place.
+
+The dump loads into a hidden file beside the target; `integrity_check`, `foreign_key_check`
+and the rows per table (against the manifest, or against the dump's own INSERTs for a
+foreign dump) must all pass before an atomic rename makes it the target. So a failed or
+interrupted restore leaves the target exactly as it was, and the restore stays atomic
+although it commits in chunks: each chunk of statements runs through `executescript`
+inside a `BEGIN ... COMMIT` we write ourselves (Python 3.11's `executescript` commits any
+open transaction first, so one transaction cannot span chunks), and the whole decompressed
+dump is never held in memory. Foreign keys are off while loading, because dumps list tables
+in creation order, not dependency order; `foreign_key_check` catches what they would have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from boothcloud.backups.base import BackupError, NoProgress, Progress
+from boothcloud.backups.source import (
+    Source,
+    check_checksum,
+    describe_differences,
+    iter_statements,
+    load_source,
+)
+from boothcloud.backups.sqltext import DumpStats, is_internal_table, is_transaction_statement
+from boothcloud.db.dump import quote_identifier
+from boothcloud.storage import ObjectStore
+
+CHUNK_CHARS = 4 << 20  # statements per executescript call
+SIDECARS = ("-journal", "-wal", "-shm")
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    source: str
+    target: Path
+    checksum_checked: bool
+    statements: int
+    tables: dict[str, int]  # rows found in the restored file, all equal to the expected
+
+
+def check_target(target: Path, live_path: Path | None, *, force: bool) -> None:
+    """Refuse before downloading anything: never clobber a file or the live database."""
+    if target.is_dir():
+        raise BackupError(f"{target} is a directory; give a database file path")
+    if force:
+        return
+    if live_path is not None and target.resolve() == live_path.resolve():
+        raise BackupError(
+            f"{target} is the live database; restore elsewhere, or stop the server and pass --force"
+        )
+    if target.exists():
+        raise BackupError(f"{target} already exists; pass --force to replace it")
+
+
+async def restore_backup(
+    store: ObjectStore,
+    name: str,
+    target: Path,
+    *,
+    live_path: Path | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> RestoreReport:
+    progress = progress or NoProgress()
+    check_target(target, live_path, force=force)
+    progress.start("Downloading", None)
+    source = await load_source(store, name)
+    check_checksum(source)
+    return await asyncio.to_thread(restore_file, source, target, progress)
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", *SIDECARS):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def restore_file(source: Source, target: Path, progress: Progress) -> RestoreReport:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.restoring-{os.getpid()}")
+    _remove(temporary)
+    conn = sqlite3.connect(str(temporary), isolation_level=None)
+    try:
+        stats = _load(conn, source, progress)
+        progress.start("Checking", None)
+        tables = _check(conn, source, stats)
+        conn.execute("PRAGMA journal_mode = WAL")  # what boothcloud runs on
+        conn.close()
+        for suffix in SIDECARS:  # a stale WAL beside the target would corrupt the new file
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        temporary.replace(target)
+    except BaseException:
+        with suppress(sqlite3.Error):
+            conn.close()
+        _remove(temporary)
+        raise
+    return RestoreReport(source.name, target, source.manifest is not None, stats.statements, tables)
+
+
+def _chunks(statements: Iterator[str], stats: DumpStats) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
+    for statement in statements:
+        stats.add(statement)
+        if is_transaction_statement(statement):
+            continue  # `sqlite3 .dump` brackets its dump; we own the transaction
+        chunk.append(statement)
+        size += len(statement)
+        if size >= CHUNK_CHARS:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def _load(conn: sqlite3.Connection, source: Source, progress: Progress) -> DumpStats:
+    conn.execute("PRAGMA foreign_keys = OFF")
+    stats = DumpStats()
+    done = 0
+    for chunk in _chunks(iter_statements(source.data, progress), stats):
+        try:
+            conn.executescript("BEGIN IMMEDIATE;\n" + "\n".join(chunk) + "\nCOMMIT;")
+        except (sqlite3.Error, ValueError) as error:  # ValueError: a NUL in the SQL text
+            first = done + 1
+            raise BackupError(
+                f"restoring {source.name} failed in statements {first}-{done + len(chunk)}: {error}"
+            ) from None
+        done += len(chunk)
+    return stats
+
+
+def _check(conn: sqlite3.Connection, source: Source, stats: DumpStats) -> dict[str, int]:
+    integrity = [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
+    if integrity != ["ok"]:
+        raise BackupError("integrity_check failed: " + "; ".join(integrity[:3]))
+    violations = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if violations:
+        table, rowid, parent = violations[0][:3]
+        raise BackupError(
+            f"foreign_key_check found {len(violations)} violation(s), "
+            f"e.g. {table} rowid {rowid} -> {parent}"
+        )
+    names = [
+        str(row[0])
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not is_internal_table(str(row[0]))
+    ]
+    tables = {
+        name: int(conn.execute(f"SELECT count(*) FROM {quote_identifier(name)}").fetchone()[0])
+        for name in names
+    }
+    expected = source.manifest.tables if source.manifest is not None else stats.tables
+    if tables != expected:
+        raise BackupError(
+            "rows per table differ after restore: " + describe_differences(expected, tables)
+        )
+    return tables

@@ -1,0 +1,202 @@
+"""Take, list and prune backups.
+
+A backup streams `Database.dump()` (one read snapshot, writers carry on) through gzip into
+a temporary file, counting rows per table from the very statements it writes, so the
+counts describe exactly the snapshot in the dump. Compression and counting run on a worker
+thread one chunk at a time; only the compressed bytes are ever held whole, once, for the
+store's `put`. The dump object is written first and its `.json` manifest second: a backup
+without a manifest is unfinished, is not listed, and is cleaned up by retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import logging
+import tempfile
+from datetime import datetime, timedelta
+from typing import IO
+
+from boothcloud.backups import naming
+from boothcloud.backups.base import NoProgress, Progress
+from boothcloud.backups.schemas import Backup
+from boothcloud.backups.sqltext import DumpStats, is_internal_table
+from boothcloud.db.base import Database
+from boothcloud.db.dump import quote_identifier
+from boothcloud.storage import ObjectStore
+from boothcloud.timeutil import utcnow
+
+log = logging.getLogger("boothcloud.backups")
+
+FLUSH_CHARS = 1 << 20  # statements handed to the compressing thread per hop
+_reserved: set[str] = set()  # keys being written by this process right now
+
+
+class _HashingSink:
+    """The file gzip writes into, hashing and counting the compressed bytes on the way."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+async def create_backup(
+    db: Database,
+    store: ObjectStore,
+    *,
+    retention: int | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> Backup:
+    """Dump, compress, upload, write the manifest, then prune past `retention` backups."""
+    total = await _estimate_rows(db) if progress is not None else None
+    progress = progress or NoProgress()
+    moment = await _free_moment(store, now or utcnow())
+    key = naming.dump_key(moment)
+    try:
+        with tempfile.TemporaryFile(prefix="boothcloud-backup-") as spool:
+            sink = _HashingSink(spool)
+            progress.start("Dumping", total)
+            stats = await _dump_into(db, sink, progress)
+            spool.seek(0)
+            data = await asyncio.to_thread(spool.read)
+        progress.start("Uploading", None)
+        await store.put(key, data, "application/gzip")
+        del data
+        backup = Backup(
+            key=key,
+            size=sink.size,
+            sha256=sink.sha256.hexdigest(),
+            tables=stats.tables,
+            created_at=moment,
+        )
+        manifest = backup.model_dump_json(indent=2).encode()
+        await store.put(naming.manifest_key(key), manifest, "application/json")
+    finally:
+        _reserved.discard(key)
+    log.info("backup %s: %d bytes, %d rows", key, backup.size, stats.rows)
+    if retention is not None:
+        try:
+            await prune(store, retention)
+        except Exception:  # the backup itself is safe; pruning runs again next time
+            log.exception("pruning old backups failed")
+    return backup
+
+
+async def _free_moment(store: ObjectStore, moment: datetime) -> datetime:
+    """A timestamp no other backup uses: two backups within one second get the next one."""
+    while True:
+        key = naming.dump_key(moment)
+        if key not in _reserved:
+            _reserved.add(key)  # before awaiting, so a concurrent backup skips it
+            if await store.head(key) is None:
+                return moment
+            _reserved.discard(key)
+        moment += timedelta(seconds=1)
+
+
+async def _dump_into(db: Database, sink: _HashingSink, progress: Progress) -> DumpStats:
+    stats = DumpStats()
+    gz = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0)
+    chunk: list[str] = []
+    size = 0
+
+    def flush(statements: list[str]) -> None:
+        before = stats.rows
+        for statement in statements:
+            stats.add(statement)
+        gz.write(("\n".join(statements) + "\n").encode())
+        progress.advance(stats.rows - before)
+
+    stream = db.dump()
+    try:
+        async for statement in stream:
+            chunk.append(statement)
+            size += len(statement)
+            if size >= FLUSH_CHARS:
+                await asyncio.to_thread(flush, chunk)
+                chunk, size = [], 0
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    if chunk:
+        await asyncio.to_thread(flush, chunk)
+    await asyncio.to_thread(gz.close)
+    return stats
+
+
+async def _estimate_rows(db: Database) -> int | None:
+    """Rows to dump, for a progress bar only (read outside the dump's snapshot)."""
+    try:
+        names = await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")
+        total = 0
+        for row in names:
+            name = str(row["name"])
+            if not is_internal_table(name):
+                found = await db.fetch_one(f"SELECT count(*) AS n FROM {quote_identifier(name)}")
+                total += int(found["n"]) if found else 0
+        return total
+    except Exception:
+        return None
+
+
+async def list_backups(store: ObjectStore) -> list[Backup]:
+    """Every backup with a readable manifest, newest first; no dump is downloaded."""
+    keys = [o.key for o in await store.list(naming.PREFIX) if _suffix(o.key) == ".json"]
+    manifests = await asyncio.gather(*(store.get(k) for k in keys), return_exceptions=True)
+    items: list[Backup] = []
+    for key, raw in zip(keys, manifests, strict=True):
+        try:
+            if isinstance(raw, BaseException):
+                raise raw
+            items.append(Backup.model_validate_json(raw))
+        except Exception as error:
+            log.warning("skipping unreadable backup manifest %s: %s", key, error)
+    items.sort(key=lambda b: b.key, reverse=True)
+    return items
+
+
+def _suffix(key: str) -> str | None:
+    parsed = naming.parse(key)
+    return parsed[1] if parsed else None
+
+
+async def prune(store: ObjectStore, retention: int) -> list[str]:
+    """Keep the newest `retention` complete backups; delete every backup object older.
+
+    Manifests go first, so a half-deleted backup is never listed. Unfinished backups (a
+    dump without manifest) older than the oldest kept one go too; newer ones may still be
+    in progress and stay.
+    """
+    stamps: dict[str, set[str]] = {}
+    for info in await store.list(naming.PREFIX):
+        if (parsed := naming.parse(info.key)) is not None:
+            stamps.setdefault(parsed[0], set()).add(parsed[1])
+    complete = sorted(
+        (s for s, found in stamps.items() if {naming.DUMP_SUFFIX, naming.MANIFEST_SUFFIX} <= found),
+        reverse=True,
+    )
+    if len(complete) <= retention:
+        return []
+    oldest_kept = complete[retention - 1]
+    deleted: list[str] = []
+    for stamp in sorted(s for s in stamps if s < oldest_kept):
+        for suffix in (naming.MANIFEST_SUFFIX, naming.DUMP_SUFFIX):
+            if suffix in stamps[stamp]:
+                key = f"{naming.PREFIX}{stamp}{suffix}"
+                await store.delete(key)
+                deleted.append(key)
+    if deleted:
+        log.info("retention %d: deleted %s", retention, ", ".join(deleted))
+    return deleted
