@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 
 from boothcloud.app import create_app
 from tests.conftest import ADMIN, make_settings
+from tests.fakes.xendit_server import SECRET_KEY, RunningFake
 from tests.live import serve_in_thread
 
 CHECKS = [
@@ -38,17 +39,27 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The real app over real HTTP, with payments going to the local Xendit test server."""
     data: Path = tmp_path_factory.mktemp("schemathesis") / "data"
-    app = create_app(
-        make_settings(data, validate_rate_limit_per_minute=1_000_000), apply_migrations=True
+    xendit = RunningFake()
+    fake = xendit.start()
+    settings = make_settings(
+        data,
+        validate_rate_limit_per_minute=1_000_000,
+        xendit_secret_key=SECRET_KEY,
+        xendit_base_url=fake.url,
     )
-    with serve_in_thread(app) as url:
-        customer = httpx.post(
-            f"{url}/api/customers",
-            json={"name": "Fuzz", "email": "fuzz@example.com"},
-            headers=ADMIN,
-        ).json()
-        yield {"url": url, "booth": {"Authorization": f"License {customer['license_key']}"}}
+    app = create_app(settings, apply_migrations=True)
+    try:
+        with serve_in_thread(app) as url:
+            customer = httpx.post(
+                f"{url}/api/customers",
+                json={"name": "Fuzz", "email": "fuzz@example.com"},
+                headers=ADMIN,
+            ).json()
+            yield {"url": url, "booth": {"Authorization": f"License {customer['license_key']}"}}
+    finally:
+        xendit.stop()
 
 
 SCHEMA = schemathesis.openapi.from_dict(create_app(make_settings(Path("unused"))).openapi())

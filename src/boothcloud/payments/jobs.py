@@ -1,6 +1,28 @@
+"""The periodic reconciliation inside `serve` (interval in settings; 0 turns it off)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from boothcloud.deps import Services
 from boothcloud.jobs import Job
+from boothcloud.payments.reconcile import reconcile
+from boothcloud.payments.schemas import ReconcileReport
+from boothcloud.payments.xendit import XenditClient
 from boothcloud.settings import Settings
 
 
+async def run_reconcile(services: Services) -> ReconcileReport:
+    settings = services.settings
+    return await reconcile(services.db, settings, XenditClient.from_settings(settings))
+
+
 def jobs(settings: Settings) -> list[Job]:
-    return []
+    if settings.reconcile_interval_seconds <= 0:
+        return []
+    interval = timedelta(seconds=settings.reconcile_interval_seconds)
+
+    def next_run(now: datetime) -> datetime:
+        return now + interval
+
+    return [Job(name="payments.reconcile", next_run=next_run, run=run_reconcile)]

@@ -1,4 +1,147 @@
-from fastapi import APIRouter
+"""Payment routes and the Xendit webhook: thin, rules live in `service` and `events`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+
+from boothcloud.auth import CallerDep, secrets_equal
+from boothcloud.deps import DbDep, SettingsDep
+from boothcloud.errors import Unauthorized
+from boothcloud.http import respond
+from boothcloud.openapi import problems
+from boothcloud.pagination import CursorQuery, LimitQuery
+from boothcloud.payments import events, service, summary
+from boothcloud.payments.schemas import (
+    InvoiceCallback,
+    Payment,
+    PaymentCreate,
+    PaymentPage,
+    PaymentStatus,
+    PaymentSummary,
+    WebhookAck,
+)
+from boothcloud.payments.xendit import XenditClient
+from boothcloud.schemas import InputDatetime
 
 router = APIRouter(prefix="/api/payments", tags=["payments"])
 webhook_router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Makes retries safe: the same key and body replay the original answer.",
+    ),
+]
+FromQuery = Annotated[InputDatetime | None, Query(description="Created at or after (ISO 8601).")]
+ToQuery = Annotated[InputDatetime | None, Query(description="Created before (ISO 8601).")]
+CustomerQuery = Annotated[
+    str | None, Query(max_length=64, description="Operator only; a booth sees its own.")
+]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Payment,
+    summary="Create a payment and its Xendit invoice",
+    responses=problems(400, 401, 403, 404, 409, 413, 422, 502, 503),
+)
+async def create_payment(
+    body: PaymentCreate,
+    db: DbDep,
+    settings: SettingsDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    client = XenditClient.from_settings(settings)
+    answer = await service.create(db, settings, client, caller, body, idempotency_key)
+    headers = {"Location": f"/api/payments/{answer.payment_id}"}
+    if answer.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(answer.body, answer.status, headers, media_type=answer.media_type)
+
+
+@router.get(
+    "",
+    response_model=PaymentPage,
+    summary="List payments, newest first",
+    responses=problems(401, 403, 422),
+)
+async def list_payments(
+    db: DbDep,
+    caller: CallerDep,
+    status: PaymentStatus | None = None,
+    customer_id: CustomerQuery = None,
+    created_from: FromQuery = None,
+    created_to: ToQuery = None,
+    flagged: Annotated[bool | None, Query(description="Only flagged for review.")] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> Response:
+    page = await service.list_page(
+        db,
+        caller,
+        status=status,
+        customer_id=customer_id,
+        created_from=created_from,
+        created_to=created_to,
+        flagged=flagged,
+        cursor=cursor,
+        limit=limit,
+    )
+    return respond(page)
+
+
+@router.get(
+    "/summary",
+    response_model=PaymentSummary,
+    summary="Daily count, gross, platform fees and net (operator: all or one customer)",
+    responses=problems(401, 403, 422),
+)
+async def payment_summary(
+    db: DbDep,
+    caller: CallerDep,
+    customer_id: CustomerQuery = None,
+    created_from: FromQuery = None,
+    created_to: ToQuery = None,
+) -> Response:
+    return respond(
+        await summary.summarize(
+            db, caller, customer_id=customer_id, created_from=created_from, created_to=created_to
+        )
+    )
+
+
+@router.get(
+    "/{payment_id}",
+    response_model=Payment,
+    summary="Get a payment's current status",
+    responses=problems(401, 403, 404),
+)
+async def get_payment(payment_id: str, db: DbDep, caller: CallerDep) -> Response:
+    return respond(await service.get(db, caller, payment_id))
+
+
+async def _check_callback_token(
+    settings: SettingsDep,
+    token: Annotated[str | None, Header(alias="x-callback-token")] = None,
+) -> None:
+    expected = settings.xendit_callback_token.get_secret_value()
+    if not token or not expected or not secrets_equal(token, expected):
+        raise Unauthorized("missing or invalid x-callback-token")
+
+
+@webhook_router.post(
+    "/xendit",
+    response_model=WebhookAck,
+    summary="Xendit invoice callback (idempotent per invoice and status)",
+    responses=problems(400, 401, 413, 422),
+    dependencies=[Depends(_check_callback_token)],  # runs before the body is validated
+)
+async def xendit_webhook(request: Request, db: DbDep, body: InvoiceCallback) -> Response:
+    raw = await request.body()
+    return respond(await events.apply(db, events.from_callback(body, raw)))

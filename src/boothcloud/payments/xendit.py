@@ -113,7 +113,9 @@ class XenditClient:
                     method, path, json=json, params=params, headers=headers
                 )
         except httpx.TimeoutException as error:
-            raise XenditError("timeout", f"no answer from Xendit in time ({method} {path})") from error
+            raise XenditError(
+                "timeout", f"no answer from Xendit in time ({method} {path})"
+            ) from error
         except httpx.HTTPError as error:
             raise XenditError("unreachable", f"{type(error).__name__}: {error}") from error
         if response.status_code >= 400:

@@ -1,0 +1,107 @@
+"""Xendit invoice events: the one transition code the webhook and reconciliation share.
+
+An event is an observation of an invoice's status (a callback, or `GET /v2/invoices/{id}`).
+`apply` records it under the key (invoice id, status) and applies its transition in the
+same atomic batch, so a duplicate or concurrent delivery is processed exactly once and a
+status never moves backwards (see `repository.apply_event`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from boothcloud.db.base import Database
+from boothcloud.payments import repository
+from boothcloud.payments.repository import Event
+from boothcloud.payments.schemas import InvoiceCallback, WebhookAck
+from boothcloud.payments.xendit import Invoice
+from boothcloud.timeutil import from_db, now_db, to_db
+
+log = logging.getLogger("boothcloud.payments")
+
+KNOWN_STATUSES = frozenset({"PENDING", "PAID", "SETTLED", "EXPIRED"})
+
+
+def whole_rupiah(value: float | None) -> int | None:
+    """Xendit sends numbers; only an integral value can equal our integer amount."""
+    if value is None or value != value or not float(value).is_integer():  # NaN or fraction
+        return None
+    return int(value)
+
+
+def _db_time(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return to_db(from_db(value))
+    except ValueError:
+        log.warning("unparseable Xendit timestamp %r", value)
+        return None
+
+
+def from_callback(callback: InvoiceCallback, raw: bytes) -> Event:
+    return Event(
+        invoice_id=callback.id,
+        external_id=callback.external_id,
+        status=callback.status.upper(),
+        amount=whole_rupiah(callback.amount),
+        paid_amount=whole_rupiah(callback.paid_amount),
+        paid_at=_db_time(callback.paid_at),
+        payment_method=callback.payment_method,
+        payment_channel=callback.payment_channel,
+        source="webhook",
+        payload=raw.decode("utf-8", errors="replace"),
+    )
+
+
+def from_invoice(invoice: Invoice) -> Event:
+    return Event(
+        invoice_id=invoice.id,
+        external_id=invoice.external_id,
+        status=invoice.status.upper(),
+        amount=whole_rupiah(invoice.amount),
+        paid_amount=whole_rupiah(invoice.paid_amount),
+        paid_at=_db_time(invoice.paid_at),
+        payment_method=invoice.payment_method,
+        payment_channel=invoice.payment_channel,
+        source="reconcile",
+        payload=orjson.dumps(invoice.raw).decode(),
+    )
+
+
+def _review_reason(event: Event) -> str:
+    return (
+        f"{event.status} for invoice {event.invoice_id} with amount {event.amount}, "
+        f"paid_amount {event.paid_amount} does not match this payment"
+    )
+
+
+async def apply(db: Database, event: Event) -> WebhookAck:
+    """Record and apply one event; the answer says what happened, for logs and callers."""
+    if event.status not in KNOWN_STATUSES:
+        log.warning("Xendit event with unknown status %s for %s", event.status, event.external_id)
+    applied = await repository.apply_event(db, event, now_db(), _review_reason(event))
+    if applied.duplicate:
+        return WebhookAck(duplicate=True, outcome="duplicate")
+    outcome = _outcome(event, applied)
+    await repository.set_event_outcome(db, event.key, outcome)
+    return WebhookAck(duplicate=False, outcome=outcome)
+
+
+def _outcome(event: Event, applied: repository.Applied) -> str:
+    extra: dict[str, Any] = {"invoice": event.invoice_id, "status": event.status}
+    if applied.payment is None:
+        log.warning("Xendit event for unknown payment %s: %s", event.external_id, extra)
+        return "unknown_payment"
+    if applied.flagged:
+        log.warning("payment %s flagged for review: %s", event.external_id, _review_reason(event))
+        return "flagged"
+    if applied.transitioned:
+        if applied.payment["flagged"] and applied.payment["status"] == "completed":
+            log.warning("payment %s paid after it failed: flagged", event.external_id)
+        log.info("payment %s -> %s (%s)", event.external_id, applied.payment["status"], extra)
+        return "applied"
+    return "ignored" if event.status not in ("PAID", "SETTLED", "EXPIRED") else "unchanged"

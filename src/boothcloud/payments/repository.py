@@ -1,0 +1,356 @@
+"""All SQL about payments, Xendit events and idempotency keys.
+
+Every state change is one conditional statement or one atomic batch (D1 has no
+interactive transactions): a transition names the states it may leave in its WHERE
+clause, so two racing writers can never both apply one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from boothcloud.db.base import Database, Result, Row, Statement
+from boothcloud.errors import Conflict, register_constraint
+from boothcloud.ids import new_id
+from boothcloud.pagination import keyset
+
+register_constraint(
+    "payments_xendit_id", Conflict, "xendit_payment_id", "invoice belongs to another payment"
+)
+
+COLUMNS = (
+    "id, customer_id, xendit_payment_id, amount, platform_fee, status, paid_at, created_at, "
+    "currency, description, payer_email, invoice_url, expires_at, failure_reason, paid_amount, "
+    "payment_method, payment_channel, flagged, review_reason, updated_at"
+)
+OPEN = "('pending', 'processing')"  # states an invoice can still leave
+
+
+async def get_customer(db: Database, customer_id: str) -> Row | None:
+    return await db.fetch_one(
+        "SELECT id, license_type, xendit_sub_account_id FROM customers WHERE id = ?",
+        (customer_id,),
+    )
+
+
+async def set_sub_account(db: Database, customer_id: str, user_id: str | None) -> bool:
+    result = await db.execute(
+        "UPDATE customers SET xendit_sub_account_id = ?, updated_at = datetime('now') WHERE id = ?",
+        (user_id, customer_id),
+    )
+    return result.changes == 1
+
+
+def _insert_payment(
+    values: dict[str, Any], guard: str = "", guard_params: tuple[Any, ...] = ()
+) -> Statement:
+    names = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    return Statement(
+        f"INSERT INTO payments ({names}) SELECT {marks}{guard}",
+        [*values.values(), *guard_params],
+    )
+
+
+async def insert(db: Database, values: dict[str, Any]) -> None:
+    await db.batch([_insert_payment(values)])
+
+
+async def insert_with_key(
+    db: Database, values: dict[str, Any], key: str, request_hash: str, now: str, expires_at: str
+) -> bool:
+    """Insert the payment and claim the key in one batch; False when the key is taken.
+
+    An expired key is released first. The payment is inserted only while no live row holds
+    the key, and the key row only when that payment exists, so a racing retry with the same
+    key finds the first one's row and never inserts a second payment.
+    """
+    customer_id = values["customer_id"]
+    results = await db.batch(
+        [
+            Statement(
+                "DELETE FROM idempotency_keys "
+                "WHERE customer_id = ? AND idempotency_key = ? AND expires_at <= ?",
+                (customer_id, key, now),
+            ),
+            _insert_payment(
+                values,
+                " WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys "
+                "WHERE customer_id = ? AND idempotency_key = ?)",
+                (customer_id, key),
+            ),
+            Statement(
+                "INSERT INTO idempotency_keys "
+                "(customer_id, idempotency_key, request_hash, payment_id, created_at, expires_at) "
+                "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM payments WHERE id = ?)",
+                (customer_id, key, request_hash, values["id"], now, expires_at, values["id"]),
+            ),
+        ]
+    )
+    return results[1].changes == 1
+
+
+async def get_key(db: Database, customer_id: str, key: str, now: str) -> Row | None:
+    return await db.fetch_one(
+        "SELECT request_hash, payment_id, response_status, response_body FROM idempotency_keys "
+        "WHERE customer_id = ? AND idempotency_key = ? AND expires_at > ?",
+        (customer_id, key, now),
+    )
+
+
+def _save_response(key: str | None, row: Row, status: int, body: str) -> list[Statement]:
+    if key is None:
+        return []
+    return [
+        Statement(
+            "UPDATE idempotency_keys SET response_status = ?, response_body = ? "
+            "WHERE customer_id = ? AND idempotency_key = ? AND payment_id = ?",
+            (status, body, row["customer_id"], key, row["id"]),
+        )
+    ]
+
+
+async def store_invoice(db: Database, row: Row, key: str | None, response_body: str) -> None:
+    """Record the created invoice and, atomically, the response a replay will return."""
+    await db.batch(
+        [
+            Statement(
+                "UPDATE payments SET xendit_payment_id = ?, invoice_url = ?, expires_at = ?, "
+                "updated_at = ? WHERE id = ? AND xendit_payment_id IS NULL",
+                (
+                    row["xendit_payment_id"],
+                    row["invoice_url"],
+                    row["expires_at"],
+                    row["updated_at"],
+                    row["id"],
+                ),
+            ),
+            *_save_response(key, row, 201, response_body),
+        ]
+    )
+
+
+async def fail_creation(
+    db: Database, row: Row, reason: str, now: str, key: str | None, response_body: str
+) -> None:
+    await db.batch(
+        [
+            Statement(
+                "UPDATE payments SET status = 'failed', failure_reason = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'pending'",
+                (reason, now, row["id"]),
+            ),
+            *_save_response(key, row, 502, response_body),
+        ]
+    )
+
+
+async def get(db: Database, payment_id: str) -> Row | None:
+    return await db.fetch_one(f"SELECT {COLUMNS} FROM payments WHERE id = ?", (payment_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    customer_id: str | None = None
+    status: str | None = None
+    created_from: str | None = None  # inclusive, DB format
+    created_to: str | None = None  # exclusive, DB format
+    flagged: bool | None = None
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("customer_id = ?", self.customer_id),
+            ("status = ?", self.status),
+            ("created_at >= ?", self.created_from),
+            ("created_at < ?", self.created_to),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if self.flagged is not None:
+            where.append("flagged = ?")
+            params.append(int(self.flagged))
+        return where, params
+
+
+async def page(db: Database, filters: Filters, cursor: str | None, limit: int) -> list[Row]:
+    where, params = filters.where()
+    tail, args = keyset(where, params, cursor, limit)
+    return await db.fetch_all(f"SELECT {COLUMNS} FROM payments{tail}", args)
+
+
+async def summary_rows(db: Database, filters: Filters) -> list[Row]:
+    """Per UTC day and status: count, amounts and fees."""
+    where, params = filters.where()
+    sql = " WHERE " + " AND ".join(where) if where else ""
+    return await db.fetch_all(
+        "SELECT date(created_at) AS day, status, COUNT(*) AS count, "
+        "COALESCE(SUM(amount), 0) AS gross, COALESCE(SUM(platform_fee), 0) AS fees "
+        f"FROM payments{sql} GROUP BY day, status ORDER BY day",
+        params,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One observation of a Xendit invoice (a callback, or a reconciliation fetch)."""
+
+    invoice_id: str
+    external_id: str
+    status: str  # Xendit's: PENDING, PAID, SETTLED, EXPIRED
+    amount: int | None  # None: not a whole rupiah amount, never matches ours
+    paid_amount: int | None
+    paid_at: str | None  # DB format
+    payment_method: str | None
+    payment_channel: str | None
+    source: str  # webhook | reconcile
+    payload: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.invoice_id}:{self.status}"
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    duplicate: bool
+    transitioned: bool
+    flagged: bool
+    payment: Row | None  # the payment after the batch; None when unknown
+
+
+def _transition(event: Event, now: str, review: str) -> list[Statement]:
+    """The conditional UPDATEs for one event, gated on the event being new in this batch."""
+    gate = "EXISTS (SELECT 1 FROM xendit_events WHERE event_key = ? AND processed_at IS NULL)"
+    invoice_matches = "(xendit_payment_id IS NULL OR xendit_payment_id = ?)"
+    if event.status in ("PAID", "SETTLED"):
+        matches = f"amount = ? AND amount = COALESCE(?, amount) AND {invoice_matches}"
+        amount = -1 if event.amount is None else event.amount  # NULL would match nothing
+        match_args = (amount, event.paid_amount, event.invoice_id)
+        return [
+            Statement(
+                "UPDATE payments SET status = 'completed', paid_at = ?, paid_amount = ?, "
+                "payment_method = ?, payment_channel = ?, "
+                "xendit_payment_id = COALESCE(xendit_payment_id, ?), "
+                "flagged = CASE WHEN status = 'failed' THEN 1 ELSE flagged END, "
+                "review_reason = CASE WHEN status = 'failed' THEN 'paid after the payment failed ("
+                "' || COALESCE(failure_reason, 'unknown') || ')' ELSE review_reason END, "
+                "updated_at = ? "
+                f"WHERE id = ? AND status IN ('pending', 'processing', 'failed') AND {matches} "
+                f"AND {gate}",
+                (
+                    event.paid_at or now,
+                    event.paid_amount if event.paid_amount is not None else event.amount,
+                    event.payment_method,
+                    event.payment_channel,
+                    event.invoice_id,
+                    now,
+                    event.external_id,
+                    *match_args,
+                    event.key,
+                ),
+            ),
+            Statement(
+                "UPDATE payments SET flagged = 1, review_reason = ?, updated_at = ? "
+                f"WHERE id = ? AND NOT ({matches}) AND {gate}",
+                (review, now, event.external_id, *match_args, event.key),
+            ),
+        ]
+    if event.status == "EXPIRED":
+        return [
+            Statement(
+                "UPDATE payments SET status = 'failed', failure_reason = 'expired', "
+                "xendit_payment_id = COALESCE(xendit_payment_id, ?), updated_at = ? "
+                f"WHERE id = ? AND status IN {OPEN} AND {invoice_matches} AND {gate}",
+                (event.invoice_id, now, event.external_id, event.invoice_id, event.key),
+            )
+        ]
+    return []
+
+
+async def apply_event(db: Database, event: Event, now: str, review: str) -> Applied:
+    """Record the event and apply its transition in one batch, at most once per key."""
+    updates = _transition(event, now, review)
+    results: list[Result] = await db.batch(
+        [
+            Statement(
+                "INSERT INTO xendit_events (id, event_key, invoice_id, external_id, status, "
+                "amount, paid_amount, source, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (event_key) DO NOTHING",
+                (
+                    new_id("xev"),
+                    event.key,
+                    event.invoice_id,
+                    event.external_id,
+                    event.status,
+                    event.amount,
+                    event.paid_amount,
+                    event.source,
+                    event.payload,
+                ),
+            ),
+            *updates,
+            Statement(
+                "UPDATE xendit_events SET processed_at = ? "
+                "WHERE event_key = ? AND processed_at IS NULL",
+                (now, event.key),
+            ),
+            Statement(f"SELECT {COLUMNS} FROM payments WHERE id = ?", (event.external_id,)),
+        ]
+    )
+    changes = [r.changes for r in results[1 : 1 + len(updates)]]
+    is_paid = event.status in ("PAID", "SETTLED")
+    return Applied(
+        duplicate=results[0].changes == 0,
+        transitioned=bool(changes) and changes[0] == 1,
+        flagged=is_paid and len(changes) > 1 and changes[1] == 1,
+        payment=results[-1].first(),
+    )
+
+
+async def set_event_outcome(db: Database, event_key: str, outcome: str) -> None:
+    """Informational: what processing the event did, for the operator's audit trail."""
+    await db.execute(
+        "UPDATE xendit_events SET outcome = ? WHERE event_key = ? AND outcome IS NULL",
+        (outcome, event_key),
+    )
+
+
+async def stale_pending(db: Database, created_before: str, now: str, limit: int) -> list[Row]:
+    """Pending payments old enough to reconcile, or already past their expiry."""
+    return await db.fetch_all(
+        "SELECT p.id, p.customer_id, p.xendit_payment_id, p.expires_at, p.created_at, "
+        "c.xendit_sub_account_id FROM payments p JOIN customers c ON c.id = p.customer_id "
+        f"WHERE p.status IN {OPEN} AND (p.created_at <= ? OR p.expires_at <= ?) "
+        "ORDER BY p.created_at, p.id LIMIT ?",
+        (created_before, now, limit),
+    )
+
+
+async def adopt_invoice(
+    db: Database,
+    payment_id: str,
+    invoice_id: str,
+    url: str | None,
+    expires_at: str | None,
+    now: str,
+) -> bool:
+    """Attach an invoice found by external_id to a payment that never stored one."""
+    result = await db.execute(
+        "UPDATE payments SET xendit_payment_id = ?, invoice_url = ?, expires_at = ?, "
+        "updated_at = ? WHERE id = ? AND xendit_payment_id IS NULL",
+        (invoice_id, url, expires_at, now, payment_id),
+    )
+    return result.changes == 1
+
+
+async def fail_open(db: Database, payment_id: str, reason: str, now: str) -> bool:
+    result = await db.execute(
+        "UPDATE payments SET status = 'failed', failure_reason = ?, updated_at = ? "
+        f"WHERE id = ? AND status IN {OPEN}",
+        (reason, now, payment_id),
+    )
+    return result.changes == 1

@@ -1,0 +1,289 @@
+"""Payment rules: fee, Xendit invoice, idempotent creation, scoping, lists and summaries.
+
+Creation is two steps around the network call: the payment is stored `pending` (with its
+Idempotency-Key, atomically) before Xendit is asked, and the invoice or the failure is
+stored after (with the response a replay returns, atomically). A crash in between leaves
+a pending payment without an invoice, which reconciliation resolves by asking Xendit for
+invoices with our payment id as `external_id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import orjson
+
+from boothcloud.auth import Caller
+from boothcloud.db.base import Database, Row
+from boothcloud.errors import (
+    BadGateway,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    invalid,
+)
+from boothcloud.ids import new_id
+from boothcloud.pagination import page_of
+from boothcloud.payments import repository
+from boothcloud.payments.fees import platform_fee
+from boothcloud.payments.schemas import Payment, PaymentCreate, PaymentPage
+from boothcloud.payments.xendit import XenditClient, XenditError
+from boothcloud.settings import Settings, Tier
+from boothcloud.timeutil import from_db, to_db, utcnow
+
+log = logging.getLogger("boothcloud.payments")
+
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+XENDIT_FEE_TYPE = "Platform Fee"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer as stored for Idempotency-Key replays."""
+
+    status: int
+    body: str
+    media_type: str
+    payment_id: str
+    replayed: bool = False
+
+
+def to_model(row: Row) -> Payment:
+    return Payment.model_validate(
+        {
+            **row,
+            "net_amount": int(row["amount"]) - int(row["platform_fee"]),
+            "flagged": bool(row["flagged"]),
+        }
+    )
+
+
+def not_configured() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "payments are not configured: set BOOTHCLOUD_XENDIT_SECRET_KEY",
+        code="XENDIT_NOT_CONFIGURED",
+    )
+
+
+async def _resolve_customer(db: Database, caller: Caller, body: PaymentCreate) -> Row:
+    if caller.is_operator:
+        if body.customer_id is None:
+            raise invalid("customer_id", "required when the operator creates a payment")
+        row = await repository.get_customer(db, body.customer_id)
+        if row is None:
+            raise invalid("customer_id", "no customer with this id")
+        return row
+    assert caller.customer_id is not None
+    if body.customer_id is not None:
+        caller.check_owns(body.customer_id, "customer")
+    row = await repository.get_customer(db, caller.customer_id)
+    if row is None:
+        raise NotFound("customer not found")
+    return row
+
+
+def _check_amount(settings: Settings, amount: int) -> None:
+    if amount < settings.payment_min_amount:
+        raise invalid("amount", f"must be at least {settings.payment_min_amount} rupiah")
+    if amount > settings.payment_max_amount:
+        raise invalid("amount", f"must be at most {settings.payment_max_amount} rupiah")
+
+
+def _request_hash(customer_id: str, body: PaymentCreate) -> str:
+    canonical = {
+        "customer_id": customer_id,
+        "amount": body.amount,
+        "description": body.description,
+        "payer_email": body.payer_email,
+    }
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def invoice_payload(settings: Settings, row: Row, sub_account: str | None) -> dict[str, Any]:
+    """The `POST /v2/invoices` body (Xendit's CreateInvoiceRequest)."""
+    payload: dict[str, Any] = {
+        "external_id": row["id"],
+        "amount": row["amount"],
+        "currency": "IDR",
+        "description": row["description"] or f"Photobooth session {row['id']}",
+        "invoice_duration": settings.invoice_duration_seconds,
+    }
+    if row["payer_email"]:
+        payload["payer_email"] = row["payer_email"]
+    if settings.success_redirect_url:
+        payload["success_redirect_url"] = settings.success_redirect_url
+    if settings.failure_redirect_url:
+        payload["failure_redirect_url"] = settings.failure_redirect_url
+    if sub_account and row["platform_fee"] > 0:
+        payload["fees"] = [{"type": XENDIT_FEE_TYPE, "value": row["platform_fee"]}]
+    return payload
+
+
+async def _replay(db: Database, customer_id: str, key: str, request_hash: str, now: str) -> Answer:
+    found = await repository.get_key(db, customer_id, key, now)
+    if found is None:  # expired and released between our two statements: a rare race
+        raise Conflict("Idempotency-Key was just released; retry", code="IDEMPOTENCY_KEY_IN_USE")
+    if found["request_hash"] != request_hash:
+        raise Conflict(
+            "Idempotency-Key was already used with a different request body",
+            code="IDEMPOTENCY_KEY_REUSED",
+        )
+    if found["response_status"] is None:
+        raise Conflict(
+            "a request with this Idempotency-Key is still in progress; retry shortly",
+            code="IDEMPOTENCY_KEY_IN_USE",
+            headers={"Retry-After": "1"},
+        )
+    status = int(found["response_status"])
+    media = "application/json" if status < 400 else "application/problem+json"
+    return Answer(status, str(found["response_body"]), media, str(found["payment_id"]), True)
+
+
+async def create(
+    db: Database,
+    settings: Settings,
+    client: XenditClient | None,
+    caller: Caller,
+    body: PaymentCreate,
+    idempotency_key: str | None,
+) -> Answer:
+    if client is None:
+        raise not_configured()
+    if idempotency_key is not None and not KEY_PATTERN.match(idempotency_key):
+        raise invalid("Idempotency-Key", "1-255 printable ASCII characters")
+    customer = await _resolve_customer(db, caller, body)
+    _check_amount(settings, body.amount)
+    tier = cast(Tier, customer["license_type"])
+    policy = settings.fee_policy.get(tier) or settings.fee_policy["starter"]
+    moment = utcnow()
+    now = to_db(moment)
+    row: Row = {
+        "id": new_id("pay"),
+        "customer_id": customer["id"],
+        "amount": body.amount,
+        "platform_fee": platform_fee(body.amount, policy),
+        "status": "pending",
+        "description": body.description,
+        "payer_email": body.payer_email,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if idempotency_key is None:
+        await repository.insert(db, row)
+    else:
+        request_hash = _request_hash(str(customer["id"]), body)
+        expires = to_db(moment + timedelta(hours=settings.idempotency_ttl_hours))
+        if not await repository.insert_with_key(
+            db, row, idempotency_key, request_hash, now, expires
+        ):
+            return await _replay(db, str(customer["id"]), idempotency_key, request_hash, now)
+    return await _create_invoice(db, settings, client, row, customer, idempotency_key)
+
+
+async def _create_invoice(
+    db: Database,
+    settings: Settings,
+    client: XenditClient,
+    row: Row,
+    customer: Row,
+    key: str | None,
+) -> Answer:
+    sub_account = customer["xendit_sub_account_id"]
+    full = {
+        **row,
+        "xendit_payment_id": None,
+        "invoice_url": None,
+        "expires_at": None,
+        "paid_at": None,
+        "paid_amount": None,
+        "payment_method": None,
+        "payment_channel": None,
+        "failure_reason": None,
+        "flagged": 0,
+        "review_reason": None,
+        "currency": "IDR",
+    }
+    try:
+        invoice = await client.create_invoice(
+            invoice_payload(settings, row, sub_account), sub_account
+        )
+        if invoice.external_id != row["id"]:
+            raise XenditError("bad_response", "invoice external_id is not our payment id")
+    except XenditError as error:
+        reason = f"xendit {error.cause}: {error.detail}"[:500]
+        log.warning("payment %s: invoice creation failed: %s", row["id"], reason)
+        problem = BadGateway(
+            f"Xendit invoice creation failed ({error.cause}): {error.detail}; "
+            f"payment {row['id']} is failed",
+            code=f"XENDIT_{error.cause.upper()}",
+            headers={"Location": f"/api/payments/{row['id']}"},
+        )
+        await repository.fail_creation(
+            db, full, reason, to_db(utcnow()), key, orjson.dumps(problem.body()).decode()
+        )
+        raise problem from error
+    full["xendit_payment_id"] = invoice.id
+    full["invoice_url"] = invoice.invoice_url
+    full["expires_at"] = _expiry(invoice.expiry_date, settings, row["created_at"])
+    full["updated_at"] = to_db(utcnow())
+    body = to_model(full).model_dump_json()
+    await repository.store_invoice(db, full, key, body)
+    return Answer(201, body, "application/json", str(row["id"]))
+
+
+def _expiry(value: str | None, settings: Settings, created_at: str) -> str:
+    if value:
+        try:
+            return to_db(from_db(value))
+        except ValueError:
+            log.warning("unparseable Xendit expiry_date %r", value)
+    return to_db(from_db(created_at) + timedelta(seconds=settings.invoice_duration_seconds))
+
+
+async def get(db: Database, caller: Caller, payment_id: str) -> Payment:
+    row = await repository.get(db, payment_id)
+    if row is None:
+        raise NotFound(f"payment {payment_id} not found")
+    caller.check_owns(str(row["customer_id"]), "payment")
+    return to_model(row)
+
+
+def date_range(
+    created_from: datetime | None, created_to: datetime | None
+) -> tuple[str | None, str | None]:
+    if created_from and created_to and created_from >= created_to:
+        raise invalid("created_to", "must be after created_from")
+    return (
+        to_db(created_from) if created_from else None,
+        to_db(created_to) if created_to else None,
+    )
+
+
+async def list_page(
+    db: Database,
+    caller: Caller,
+    *,
+    status: str | None,
+    customer_id: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    flagged: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> PaymentPage:
+    start, end = date_range(created_from, created_to)
+    filters = repository.Filters(
+        customer_id=caller.scope(customer_id),
+        status=status,
+        created_from=start,
+        created_to=end,
+        flagged=flagged,
+    )
+    rows = await repository.page(db, filters, cursor, limit)
+    items, next_cursor = page_of(rows, limit)
+    return PaymentPage(items=[to_model(r) for r in items], next_cursor=next_cursor)

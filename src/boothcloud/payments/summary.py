@@ -1,0 +1,72 @@
+"""Daily payment figures: count by status, and money (gross, platform fees, net).
+
+Money counts only `completed` payments (money that actually arrived); `count` and
+`by_status` count every payment created that UTC day. The range defaults to the 30 whole
+UTC days up to today and may span at most `MAX_DAYS`, so one request never scans the whole table.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+
+from boothcloud.auth import Caller
+from boothcloud.db.base import Database, Row
+from boothcloud.errors import invalid
+from boothcloud.payments import repository
+from boothcloud.payments.schemas import PaymentSummary, StatusCounts, SummaryDay, SummaryFigures
+from boothcloud.timeutil import to_db, utcnow
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+def _figures(rows: list[Row]) -> SummaryFigures:
+    counts = StatusCounts()
+    gross = fees = 0
+    for row in rows:
+        if row["status"] in StatusCounts.model_fields:
+            setattr(counts, row["status"], getattr(counts, row["status"]) + int(row["count"]))
+        if row["status"] == "completed":
+            gross += int(row["gross"])
+            fees += int(row["fees"])
+    total = sum(int(r["count"]) for r in rows)
+    return SummaryFigures(
+        count=total, gross=gross, platform_fees=fees, net=gross - fees, by_status=counts
+    )
+
+
+async def summarize(
+    db: Database,
+    caller: Caller,
+    *,
+    customer_id: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+) -> PaymentSummary:
+    tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), time(), tzinfo=UTC)
+    end = created_to or tomorrow  # default: whole UTC days, today included
+    start = created_from or end - timedelta(days=DEFAULT_DAYS)
+    if start >= end:
+        raise invalid("created_to", "must be after created_from")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise invalid("created_from", f"the range may span at most {MAX_DAYS} days")
+    scope = caller.scope(customer_id)
+    filters = repository.Filters(
+        customer_id=scope, created_from=to_db(start), created_to=to_db(end)
+    )
+    rows = await repository.summary_rows(db, filters)
+    by_day: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_day[str(row["day"])].append(row)
+    days = [
+        SummaryDay(day=date.fromisoformat(day), **_figures(day_rows).model_dump())
+        for day, day_rows in sorted(by_day.items())
+    ]
+    return PaymentSummary(
+        customer_id=scope,
+        created_from=start,
+        created_to=end,
+        days=days,
+        totals=_figures(rows),
+    )

@@ -1,0 +1,354 @@
+"""A local Xendit Invoice API, over real HTTP, checked against the official SDK's models.
+
+It serves `POST /v2/invoices`, `GET /v2/invoices/{id}` and `GET /v2/invoices?external_id=`
+like Xendit does (Basic auth with the secret key as username, `for-user-id` for
+xenPlatform sub-accounts, `{"error_code", "message"}` errors), and builds invoice callbacks
+in Xendit's format. Every request boothcloud sends is validated against the
+`xendit-python` SDK's `CreateInvoiceRequest`, and every invoice and callback this server
+produces against the SDK's `Invoice` and `InvoiceCallback`, strictly (no unknown keys), so
+the contract comes from Xendit, not from boothcloud. Tests can make the next calls time
+out or fail with any status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from xendit.configuration import Configuration
+from xendit.invoice.model.create_invoice_request import CreateInvoiceRequest
+from xendit.invoice.model.invoice import Invoice as SdkInvoice
+from xendit.invoice.model.invoice_callback import InvoiceCallback as SdkCallback
+from xendit.invoice.model.invoice_status import InvoiceStatus
+from xendit.model_utils import validate_and_convert_types
+
+SECRET_KEY = "xnd_development_fake_secret"
+USER_ID = "5f0f0f0f0f0f0f0f0f0f0f0f"  # the master account's Xendit user id
+_SDK_CONFIG = Configuration()
+
+
+class ContractError(AssertionError):
+    """A message broke the Xendit contract as the SDK's models define it."""
+
+
+# Fields Xendit's API reference documents on a paid invoice (GET /v2/invoices/{id}) that
+# the SDK's `Invoice` model leaves out (it accepts them as additional properties).
+DOCUMENTED_EXTRAS: dict[str, frozenset[str]] = {
+    "Invoice": frozenset({"paid_amount", "paid_at", "payment_channel", "payment_destination"}),
+}
+
+
+def sdk_check(model: Any, data: dict[str, Any]) -> Any:
+    """Validate `data` against an SDK model: types, required fields and no unknown keys."""
+    known = set(model.attribute_map.values()) | DOCUMENTED_EXTRAS.get(model.__name__, set())
+    unknown = set(data) - known
+    if unknown:
+        raise ContractError(f"{model.__name__}: unknown fields {sorted(unknown)}")
+    try:
+        return validate_and_convert_types(
+            copy.deepcopy(data), (model,), [model.__name__], True, True, configuration=_SDK_CONFIG
+        )
+    except Exception as error:
+        raise ContractError(f"{model.__name__}: {error}") from error
+
+
+def _iso(moment: datetime) -> str:
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Failure:
+    status: int | None = None  # answer this HTTP status
+    delay: float = 0.0  # sleep first (longer than the client's timeout: a timeout)
+
+
+@dataclass
+class FakeXendit:
+    """State and controls of the fake; the HTTP app runs in a background thread."""
+
+    url: str = ""
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)  # validated create bodies
+    headers: list[dict[str, str]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    webhook_url: str | None = None  # where `POST /_fake/...` delivers callbacks
+    callback_token: str = ""
+
+    def reset(self) -> None:
+        self.webhook_url = None
+        self.invoices.clear()
+        self.requests.clear()
+        self.headers.clear()
+        self.failures.clear()
+
+    def fail_next(self, status: int | None = None, delay: float = 0.0, times: int = 1) -> None:
+        self.failures.extend(Failure(status, delay) for _ in range(times))
+
+    # -- invoices -------------------------------------------------------------------------
+    def _create(self, body: dict[str, Any], for_user_id: str | None) -> dict[str, Any]:
+        created = _now()
+        duration = float(body.get("invoice_duration") or 86_400)
+        invoice_id = secrets.token_hex(12)
+        invoice: dict[str, Any] = {
+            "id": invoice_id,
+            "external_id": body["external_id"],
+            "user_id": for_user_id or USER_ID,
+            "status": "PENDING",
+            "merchant_name": "Fake Merchant",
+            "merchant_profile_picture_url": "https://example.com/logo.png",
+            "amount": body["amount"],
+            "payer_email": body.get("payer_email"),
+            "description": body.get("description"),
+            "expiry_date": _iso(created + timedelta(seconds=duration)),
+            "invoice_url": f"{self.url}/web/invoices/{invoice_id}",
+            "available_banks": [],
+            "available_retail_outlets": [],
+            "available_ewallets": [],
+            "available_qr_codes": [],
+            "available_direct_debits": [],
+            "available_paylaters": [],
+            "should_send_email": False,
+            "created": _iso(created),
+            "updated": _iso(created),
+            "currency": body.get("currency", "IDR"),
+        }
+        for name in ("success_redirect_url", "failure_redirect_url", "fees"):
+            if name in body:
+                invoice[name] = body[name]
+        invoice = {k: v for k, v in invoice.items() if v is not None}
+        sdk_check(SdkInvoice, invoice)
+        self.invoices[invoice_id] = invoice
+        return invoice
+
+    def set_status(
+        self,
+        invoice_id: str,
+        status: str,
+        *,
+        paid_amount: float | None = None,
+        method: str = "QR_CODE",
+        channel: str = "QRIS",
+    ) -> dict[str, Any]:
+        """Move an invoice as Xendit would (a guest pays, it settles, it expires)."""
+        assert status in InvoiceStatus.allowed_values[("value",)].values()
+        invoice = self.invoices[invoice_id]
+        invoice["status"] = status
+        invoice["updated"] = _iso(_now())
+        if status in ("PAID", "SETTLED"):
+            invoice.setdefault("paid_at", _iso(_now()))
+            invoice["paid_amount"] = invoice["amount"] if paid_amount is None else paid_amount
+            invoice["payment_method"] = method
+            invoice["payment_channel"] = channel
+        return invoice
+
+    def callback(self, invoice_id: str, **overrides: Any) -> dict[str, Any]:
+        """The callback body Xendit posts for the invoice's current state (SDK-checked)."""
+        invoice = self.invoices[invoice_id]
+        body: dict[str, Any] = {
+            name: invoice[name]
+            for name in (
+                "id",
+                "external_id",
+                "user_id",
+                "status",
+                "merchant_name",
+                "amount",
+                "created",
+                "updated",
+                "currency",
+                "payer_email",
+                "description",
+                "paid_amount",
+                "paid_at",
+                "payment_method",
+                "payment_channel",
+                "success_redirect_url",
+                "failure_redirect_url",
+                "fees",
+            )
+            if name in invoice
+        }
+        if "payment_channel" in body:
+            body["payment_destination"] = body["payment_channel"]
+            body["payment_id"] = f"qrpy_{invoice_id}"
+        body.update(overrides)
+        sdk_check(SdkCallback, body)
+        return body
+
+    async def deliver(
+        self,
+        http: httpx.AsyncClient,
+        invoice_id: str,
+        token: str,
+        path: str = "/api/webhooks/xendit",
+        **overrides: Any,
+    ) -> httpx.Response:
+        """POST the callback to boothcloud's webhook, as Xendit's notifier does."""
+        return await http.post(
+            path,
+            json=self.callback(invoice_id, **overrides),
+            headers={"x-callback-token": token, "content-type": "application/json"},
+        )
+
+    # -- HTTP -----------------------------------------------------------------------------
+    def _authorized(self, request: Request) -> bool:
+        expected = "Basic " + base64.b64encode(f"{SECRET_KEY}:".encode()).decode()
+        return request.headers.get("authorization") == expected
+
+    async def _failure(self) -> Response | None:
+        if not self.failures:
+            return None
+        failure = self.failures.pop(0)
+        if failure.delay:
+            await asyncio.sleep(failure.delay)
+        if failure.status is not None:
+            code = "SERVER_ERROR" if failure.status >= 500 else "API_VALIDATION_ERROR"
+            return _error(failure.status, code, "injected by the test")
+        return None
+
+    async def create_invoice(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "INVALID_API_KEY", "API key is invalid")
+        body = await request.json()
+        try:
+            sdk_check(CreateInvoiceRequest, body)
+        except ContractError as error:
+            return _error(400, "API_VALIDATION_ERROR", str(error))
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is None:
+            return JSONResponse(self._create(body, request.headers.get("for-user-id")))
+        if failure.delay:
+            # Xendit got the request and made the invoice, but answers after we gave up.
+            created = self._create(body, request.headers.get("for-user-id"))
+            await asyncio.sleep(failure.delay)
+            if failure.status is None:
+                return JSONResponse(created)
+        assert failure.status is not None
+        code = "SERVER_ERROR" if failure.status >= 500 else "API_VALIDATION_ERROR"
+        return _error(failure.status, code, "injected by the test")
+
+    async def get_invoice(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "INVALID_API_KEY", "API key is invalid")
+        failed = await self._failure()
+        if failed is not None:
+            return failed
+        invoice = self.invoices.get(request.path_params["invoice_id"])
+        if invoice is None:
+            return _error(404, "INVOICE_NOT_FOUND_ERROR", "Could not find invoice")
+        sdk_check(SdkInvoice, invoice)
+        return JSONResponse(invoice)
+
+    async def list_invoices(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "INVALID_API_KEY", "API key is invalid")
+        external_id = request.query_params.get("external_id")
+        found = [i for i in self.invoices.values() if i["external_id"] == external_id]
+        return JSONResponse(found)
+
+    async def control(self, request: Request) -> Response:
+        """`POST /_fake/invoices/{id}/{status}`: a guest pays (or it expires), and the
+        callback goes to `webhook_url` over real HTTP, as Xendit's notifier would send it."""
+        invoice_id = request.path_params["invoice_id"]
+        if invoice_id not in self.invoices:
+            return _error(404, "INVOICE_NOT_FOUND_ERROR", "Could not find invoice")
+        self.set_status(invoice_id, request.path_params["status"].upper())
+        if self.webhook_url is None:
+            return JSONResponse({"delivered": False, "invoice": self.invoices[invoice_id]})
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await self.deliver(http, invoice_id, self.callback_token, self.webhook_url)
+        return JSONResponse({"delivered": True, "webhook_status": answer.status_code})
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/_fake/invoices/{invoice_id}/{status}", self.control, methods=["POST"]),
+                Route("/v2/invoices", self.create_invoice, methods=["POST"]),
+                Route("/v2/invoices", self.list_invoices, methods=["GET"]),
+                Route("/v2/invoices/{invoice_id}", self.get_invoice, methods=["GET"]),
+            ]
+        )
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"error_code": code, "message": message}, status_code=status)
+
+
+class RunningFake:
+    """The fake served by uvicorn on 127.0.0.1 and a free port, in a daemon thread."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.fake = FakeXendit()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        port = self._sock.getsockname()[1]
+        self.fake.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            self.fake.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
+
+    def start(self) -> FakeXendit:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake Xendit did not start")
+            time.sleep(0.01)
+        return self.fake
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+
+def main() -> None:
+    """Run the fake on its own for a manual end-to-end try (see docs/payments.md)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A local fake of Xendit's Invoice API.")
+    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--webhook", default="http://127.0.0.1:8000/api/webhooks/xendit")
+    parser.add_argument("--token", default="dev-xendit-callback-token")
+    args = parser.parse_args()
+    running = RunningFake(args.port)
+    running.fake.webhook_url = args.webhook
+    running.fake.callback_token = args.token
+    print(f"fake Xendit on {running.fake.url} (secret key {SECRET_KEY}); Ctrl-C stops it")
+    running.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        running.stop()
+
+
+if __name__ == "__main__":
+    main()
