@@ -140,7 +140,9 @@ def serve(
             out().print(f"applied {name}")
     else:
         with_database(lambda db: pending(db, settings.migrations_path), settings)
+    # Workers build their settings from the environment: hand them the CLI's choices.
     os.environ["BOOTHCLOUD_HOST"], os.environ["BOOTHCLOUD_PORT"] = host, str(port)
+    get_settings.cache_clear()
     if settings.environment == "development":
         out().print(
             f"boothcloud on http://{host}:{port}  (docs: /docs)  "

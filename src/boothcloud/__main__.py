@@ -1,0 +1,5 @@
+"""`python -m boothcloud` runs the CLI."""
+
+from boothcloud.cli import app
+
+app()
