@@ -1,4 +1,4 @@
-"""`boothcloud serve` as a user runs it: a real process with two workers on one SQLite file.
+"""`boothcloud serve` as a user runs it: a real process, one or two workers on one SQLite file.
 
 Walks a booth through the whole flow over real HTTP: create customer, register printer,
 log photo, upload through the presigned URL, claim, download the same bytes, complete.
@@ -21,8 +21,8 @@ from tests.conftest import ADMIN, ADMIN_TOKEN
 from tests.live import free_port
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(params=[1, 2], ids=["one-worker", "two-workers"])
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
