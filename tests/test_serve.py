@@ -40,7 +40,7 @@ def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
         "--port",
         str(port),
         "--workers",
-        "2",
+        str(request.param),
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
