@@ -1,6 +1,7 @@
-"""The app end to end on D1: the customer and license route tests, run on the D1 backend.
+"""The app end to end on D1: the route tests, run again on the D1 backend.
 
-The route tests written for the embedded backend (tests/customers, tests/licenses) are
+The route tests written for the embedded backend (customers, licenses, photos, the print
+queue, printers; payments need their own Xendit fixtures and run on SQLite only) are
 collected here again with `settings` pointing the app at a local D1 through the bridge, so
 the same requests go through the same domain code to D1 instead of SQLite. Each test gets
 an empty D1 (every table dropped), and the app's start-up applies the migrations with
@@ -25,6 +26,9 @@ from tests.conftest import make_settings
 from tests.customers import test_routes as customer_routes
 from tests.db.d1server import Bridge, start_bridge
 from tests.licenses import test_routes as license_routes
+from tests.photos import test_photos as photo_routes
+from tests.photos import test_print_queue as print_queue_routes
+from tests.printers import test_printers as printer_routes
 
 pytestmark = pytest.mark.d1
 
@@ -79,7 +83,7 @@ def _route_tests(module: ModuleType) -> dict[str, Any]:
     return found
 
 
-for _module in (customer_routes, license_routes):
+for _module in (customer_routes, license_routes, photo_routes, print_queue_routes, printer_routes):
     globals().update(_route_tests(_module))
 
 
