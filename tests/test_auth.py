@@ -85,3 +85,13 @@ async def test_secrets_never_reach_the_logs(
     text = caplog.text
     assert key not in text
     assert ADMIN_TOKEN not in text
+
+
+async def test_license_keys_are_case_insensitive_for_auth_and_validation(
+    client: httpx.AsyncClient, customer: dict[str, Any]
+) -> None:
+    typed = f"  {customer['license_key'].lower()} "
+    response = await client.get(f"/api/customers/{customer['id']}", headers=license_auth(typed))
+    assert response.status_code == 200
+    answer = await client.post("/api/licenses/validate", json={"license_key": typed})
+    assert answer.json()["code"] == "VALID"

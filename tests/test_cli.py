@@ -20,6 +20,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("BOOTHCLOUD_DATA_DIR", str(folder))
     monkeypatch.setenv("BOOTHCLOUD_ENVIRONMENT", "test")
     monkeypatch.setenv("COLUMNS", "200")
+    for name in ("BOOTHCLOUD_PUBLIC_URL", "BOOTHCLOUD_HOST", "BOOTHCLOUD_PORT"):
+        monkeypatch.setenv(name, "")  # records the original, so `serve` setting it is undone
+        monkeypatch.delenv(name)
     get_settings.cache_clear()
     yield folder
     get_settings.cache_clear()

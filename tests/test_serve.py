@@ -25,7 +25,7 @@ from tests.live import free_port
 def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     port = free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("BOOTHCLOUD_")},
         "BOOTHCLOUD_DATA_DIR": str(tmp_path / "data"),
         "BOOTHCLOUD_ADMIN_TOKEN": ADMIN_TOKEN,
         "BOOTHCLOUD_ENVIRONMENT": "test",

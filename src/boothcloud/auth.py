@@ -7,7 +7,6 @@ whatever prefix it shares with the real one. A booth is scoped to its own custom
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -17,6 +16,7 @@ from fastapi.security import APIKeyHeader
 from boothcloud.deps import DbDep, SettingsDep
 from boothcloud.errors import Forbidden, NotFound, Unauthorized
 from boothcloud.licenses import repository as licenses
+from boothcloud.licenses.keys import secrets_equal
 
 # Declared for OpenAPI: `Authorization: Bearer <admin token>` or `License <license key>`.
 authorization_header = APIKeyHeader(
@@ -54,10 +54,6 @@ class Caller:
             )
 
 
-def secrets_equal(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
 async def authenticate(request: Request, db: DbDep, settings: SettingsDep) -> Caller:
     header = request.headers.get("authorization")
     if not header:
@@ -71,7 +67,7 @@ async def authenticate(request: Request, db: DbDep, settings: SettingsDep) -> Ca
         raise Unauthorized("invalid admin token", headers=CHALLENGE)
     if scheme == "license" and credential:
         row = await licenses.find_by_key(db, credential)
-        if row is None or not secrets_equal(credential, str(row["license_key"])):
+        if row is None:
             raise Unauthorized("invalid license key", headers=CHALLENGE)
         problem = licenses.license_problem(row)
         if problem is not None:
@@ -84,11 +80,10 @@ async def authenticate(request: Request, db: DbDep, settings: SettingsDep) -> Ca
 
 async def require_caller(
     request: Request,
-    db: DbDep,
-    settings: SettingsDep,
     _header: Annotated[str | None, Depends(authorization_header)] = None,
 ) -> Caller:
-    return await authenticate(request, db, settings)
+    services = request.app.state.services
+    return await authenticate(request, services.db, services.settings)
 
 
 async def require_operator(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:

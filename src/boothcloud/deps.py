@@ -32,24 +32,30 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def get_services(request: Request) -> Services:
+def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+# `async def`, not `def`: FastAPI runs a plain-`def` dependency in its thread pool (one
+# thread hop per dependency per request); these only read an attribute.
+async def get_services(request: Request) -> Services:
+    return _services(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_db(request: Request) -> Database:
-    return get_services(request).db
+async def get_db(request: Request) -> Database:
+    return _services(request).db
 
 
-def get_settings_dep(request: Request) -> Settings:
-    return get_services(request).settings
+async def get_settings_dep(request: Request) -> Settings:
+    return _services(request).settings
 
 
-def get_store(request: Request) -> ObjectStore:
-    return get_services(request).store
+async def get_store(request: Request) -> ObjectStore:
+    return _services(request).store
 
 
 DbDep = Annotated[Database, Depends(get_db)]

@@ -144,8 +144,8 @@ async def _estimate_rows(db: Database) -> int | None:
         for row in names:
             name = str(row["name"])
             if not is_internal_table(name):
-                found = await db.fetch_one(f"SELECT count(*) AS n FROM {quote_identifier(name)}")
-                total += int(found["n"]) if found else 0
+                counted = await db.fetch_all(f"SELECT count(*) AS n FROM {quote_identifier(name)}")
+                total += int(counted[0]["n"]) if counted else 0
         return total
     except Exception:
         return None

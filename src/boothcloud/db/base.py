@@ -52,9 +52,16 @@ class IntegrityViolation(Exception):
 class Database(Protocol):
     """The small surface domain code may use. All SQL is SQLite dialect (D1 is SQLite)."""
 
-    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        """A point lookup by key or unique index (microseconds; SQLite runs it inline).
 
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
+        Anything that scans (counts, aggregates, lists) goes through `fetch_all`.
+        """
+        ...
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Any read; SQLite runs it on a reader thread, never on the event loop."""
+        ...
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
         """Run one write statement atomically; RETURNING rows come back in the result."""

@@ -1,24 +1,28 @@
-"""The embedded SQLite backend: one writer thread, a few reader threads, WAL.
+"""The embedded SQLite backend: one writer thread, reader threads, WAL.
 
 Why this shape (after Datasette's `database.py`): SQLite allows one writer at a time, so
 every write in this process goes through a single thread that owns the write connection
 and wraps each unit in `BEGIN IMMEDIATE` (taking the write lock up front, so a unit never
-fails half-way on a lock upgrade). Reads run on a small pool of reader connections; in WAL
-mode they see a consistent snapshot and never wait for the writer. Several server
-processes on one file coordinate through SQLite's own locking plus `busy_timeout`.
-No SQLite call ever runs on the event loop thread.
+fails half-way on a lock upgrade). Several server processes on one file queue for writes on
+an `flock` beside the database, which wakes the next writer at once instead of SQLite's
+busy handler sleeping 1, 2, 5 ... 100 ms between retries (claim p99 fell from 116-1100 ms
+to ~60 ms in bench/). Reads in WAL mode see a consistent snapshot and never wait for the
+writer: scans and lists run on a small reader pool; point lookups (`fetch_one`, a few
+microseconds on an index) run inline on the event loop, because the hop to a thread and
+back costs more than the query (measured in bench/: 306 -> 232 us CPU per request).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from boothcloud.db.base import IntegrityViolation, Params, Result, Row, Statement
 from boothcloud.db.dump import iter_dump
@@ -70,6 +74,8 @@ class SQLiteDatabase:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
+        self._inline: sqlite3.Connection | None = None  # reads on the event loop thread
+        self._flock: IO[bytes] | None = None  # serializes writers across processes
 
     # -- plumbing -------------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
@@ -94,17 +100,25 @@ class SQLiteDatabase:
     def _write_unit(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` inside BEGIN IMMEDIATE ... COMMIT on the writer, all or nothing."""
         conn = self._write_conn()
-        conn.execute("BEGIN IMMEDIATE")
+        if self._flock is None:
+            self._flock = open(f"{self.path}.write-lock", "ab")  # noqa: SIM115
+        # Wait for other processes' writers in the kernel (woken at once on release) rather
+        # than in SQLite's busy handler, which sleeps 1, 2, 5 ... 100 ms between retries.
+        fcntl.flock(self._flock, fcntl.LOCK_EX)
         try:
-            out = work(conn)
-            conn.execute("COMMIT")
-        except sqlite3.IntegrityError as error:
-            conn.execute("ROLLBACK")
-            raise integrity_violation(error) from error
-        except BaseException:
-            if conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = work(conn)
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError as error:
                 conn.execute("ROLLBACK")
-            raise
+                raise integrity_violation(error) from error
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            fcntl.flock(self._flock, fcntl.LOCK_UN)
         return out
 
     @staticmethod
@@ -115,11 +129,10 @@ class SQLiteDatabase:
 
     # -- Database interface ---------------------------------------------------------------
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        def work() -> Row | None:
-            row: Row | None = self._reader().execute(sql, tuple(params)).fetchone()
-            return row
-
-        return await self._run(self._reader_pool, work)
+        # Point lookups (by key or unique index) take microseconds: cheaper inline than a
+        # hop to a reader thread and back. Scans and lists stay on the reader pool.
+        row: Row | None = self._loop_reader().execute(sql, tuple(params)).fetchone()
+        return row
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         def work() -> list[Row]:
@@ -127,6 +140,14 @@ class SQLiteDatabase:
             return rows
 
         return await self._run(self._reader_pool, work)
+
+    def _loop_reader(self) -> sqlite3.Connection:
+        conn = self._inline
+        if conn is None:
+            conn = self._inline = connect(self.path, readonly=True)
+            with self._lock:
+                self._connections.append(conn)
+        return conn
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
         return await self._run(

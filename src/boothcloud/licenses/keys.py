@@ -7,6 +7,7 @@ base32's alphabet), and keys are case-insensitive: a booth owner typing lowercas
 from __future__ import annotations
 
 import base64
+import hmac
 import re
 import secrets
 
@@ -24,3 +25,8 @@ def generate_license_key() -> str:
 
 def normalize_license_key(raw: str) -> str:
     return raw.strip().upper()
+
+
+def secrets_equal(given: str, expected: str) -> bool:
+    """Constant-time comparison: a wrong guess takes as long whatever prefix it shares."""
+    return hmac.compare_digest(given.encode(), expected.encode())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from boothcloud.db.base import Database, Row
 from boothcloud.errors import Conflict, register_constraint
-from boothcloud.licenses.keys import normalize_license_key
+from boothcloud.licenses.keys import normalize_license_key, secrets_equal
 from boothcloud.timeutil import from_db, utcnow
 
 register_constraint(
@@ -19,10 +19,15 @@ ACTIVATION_COLUMNS = "id, customer_id, fingerprint, name, created_at, last_valid
 
 
 async def find_by_key(db: Database, key: str) -> Row | None:
-    return await db.fetch_one(
-        f"SELECT {LICENSE_COLUMNS} FROM customers WHERE license_key = ?",
-        (normalize_license_key(key),),
+    """The license with this key: looked up by its unique index, then confirmed with a
+    constant-time comparison (the one check both auth and validation rely on)."""
+    normalized = normalize_license_key(key)
+    row = await db.fetch_one(
+        f"SELECT {LICENSE_COLUMNS} FROM customers WHERE license_key = ?", (normalized,)
     )
+    if row is None or not secrets_equal(normalized, str(row["license_key"])):
+        return None
+    return row
 
 
 async def get_license(db: Database, customer_id: str) -> Row | None:

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
-from boothcloud.auth import CallerDep, secrets_equal
+from boothcloud.auth import CallerDep
 from boothcloud.deps import DbDep, SettingsDep
 from boothcloud.errors import Unauthorized
 from boothcloud.http import respond
+from boothcloud.licenses.keys import secrets_equal
 from boothcloud.openapi import problems
 from boothcloud.pagination import CursorQuery, LimitQuery
 from boothcloud.payments import events, service, summary

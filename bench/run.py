@@ -1,0 +1,783 @@
+"""boothcloud's benchmark: one command, a realistic database, wrk, and an honest baseline.
+
+    .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--workers 2]
+                                  [--scenario all|customers|validate|photos|claim]
+
+1. Builds a database in a temporary folder: boothcloud's own migrations, then a bulk
+   insert (one transaction) of customers with real license keys, photos spread over them
+   and printers with pending print queues.
+2. Serves boothcloud (`uvicorn --factory boothcloud.app:create_app`, uvloop, httptools,
+   no access log, production settings with real secrets) on a free loopback port, drives
+   each scenario with wrk (a short warm-up, then the measured run), and stops it.
+3. Right after, serves `bench/reference_app.py` (raw ASGI + stdlib sqlite3, same uvicorn,
+   same workers) on a fresh copy of the same database file and drives it identically.
+4. Prints a markdown table (req/s, p50, p99, ratio boothcloud/reference, PASS/FAIL) and
+   writes everything, with the machine's load during each run, to bench/results/.
+
+A run in which any request failed (socket error or a non-2xx status) is marked INVALID.
+Needs `wrk` (Debian package); installs it with apt-get when missing (see bench/setup.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import random
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+LUA = BENCH / "wrk" / "bench.lua"
+DB_FORMAT = "%Y-%m-%d %H:%M:%S"
+sys.path.insert(0, str(ROOT / "src"))
+
+from boothcloud.db.migrate import migrate  # noqa: E402
+from boothcloud.db.sqlite import SQLiteDatabase  # noqa: E402
+from boothcloud.ids import new_id, uuid7  # noqa: E402
+from boothcloud.licenses.keys import generate_license_key  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    route: str
+    method: str
+    openapi_path: str  # how boothcloud's /openapi.json names it (detects unbuilt routes)
+    p99_target_ms: float
+    data: str  # which data file the wrk script reads
+    count_statuses: bool = False
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("customers", "GET /api/customers/:id", "get", "/api/customers/{customer_id}",
+                 20.0, "customers"),
+        Scenario("validate", "POST /api/licenses/validate", "post", "/api/licenses/validate",
+                 20.0, "customers"),
+        Scenario("photos", "POST /api/photos", "post", "/api/photos", 25.0, "customers",
+                 count_statuses=True),
+        Scenario("claim", "POST /api/printers/:id/claim", "post",
+                 "/api/printers/{printer_id}/claim", 25.0, "printers", count_statuses=True),
+    )
+}  # fmt: skip
+RATIO_TARGET = 0.5
+
+
+# --- the database -------------------------------------------------------------------------
+@dataclass
+class Dataset:
+    customers: int = 0
+    active_customers: int = 0
+    photos: int = 0
+    pending_photos: int = 0
+    printers: int = 0
+    build_seconds: float = 0.0
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime(DB_FORMAT)
+
+
+def _insert(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert dicts into a table, using only the columns the schema has (it evolves)."""
+    info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+    present = {r[1] for r in info}
+    required = {r[1] for r in info if r[3] and r[4] is None}  # NOT NULL, no default
+    columns = [c for c in rows[0] if c in present]
+    missing = required - set(columns)
+    if missing:
+        raise SystemExit(f"bench seeding does not fill {table}.{sorted(missing)}: update run.py")
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    conn.executemany(sql, [tuple(row[c] for c in columns) for row in rows])
+
+
+def build_database(path: Path, work: Path, args: argparse.Namespace) -> Dataset:
+    started = time.perf_counter()
+    rng = random.Random(args.seed)
+
+    async def apply_migrations() -> list[str]:
+        database = SQLiteDatabase(path)
+        try:
+            return await migrate(database, ROOT / "migrations")
+        finally:
+            await database.close()
+
+    applied = asyncio.run(apply_migrations())
+    now = datetime.now(UTC).replace(microsecond=0)
+    tiers = ["starter"] * 6 + ["pro"] * 3 + ["enterprise"]
+    towns = ["Jakarta", "Bandung", "Surabaya", "Yogyakarta", "Medan", "Denpasar", "Makassar"]
+    names = ["Photobox", "Studio Foto", "Fotobooth", "Snap & Smile", "Kilat Foto", "Ceria"]
+    customers: list[dict[str, Any]] = []
+    for i in range(args.customers):
+        created = now - timedelta(days=rng.uniform(1, 730), seconds=rng.randint(0, 86_399))
+        status, expires = "active", None
+        roll = rng.random()
+        if roll < 0.02:
+            status = "suspended"
+        elif roll < 0.03:
+            expires = _stamp(now - timedelta(days=rng.randint(1, 90)))  # expired
+        elif roll < 0.15:
+            expires = _stamp(now + timedelta(days=rng.randint(30, 365)))
+        customers.append(
+            {
+                "id": new_id("cus"),
+                "name": f"{rng.choice(names)} {rng.choice(towns)} {i}",
+                "email": f"owner{i}@studio{i}.example",
+                "phone": f"+62812{rng.randint(10_000_000, 99_999_999)}",
+                "license_key": generate_license_key(),
+                "license_type": rng.choice(tiers),
+                "purchase_date": _stamp(created),
+                "created_at": _stamp(created),
+                "updated_at": _stamp(created + timedelta(days=rng.uniform(0, 30))),
+                "license_status": status,
+                "license_expires_at": expires,
+            }
+        )
+    cutoff = _stamp(now + timedelta(days=1))  # still valid while the benchmark runs
+    usable = [
+        c
+        for c in customers
+        if c["license_status"] == "active"
+        and (c["license_expires_at"] is None or c["license_expires_at"] > cutoff)
+    ]
+
+    # Printers: a "busy" subset of usable customers has one or two, the first the default,
+    # and a queue of pending photos; these are the claim scenario's booths.
+    busy = rng.sample(usable, min(args.busy_customers, len(usable)))
+    printers: list[dict[str, Any]] = []
+    claim_rows: list[str] = []
+    printers_of: dict[str, list[str]] = {}
+    for customer in busy:
+        for n in range(rng.choice((1, 1, 2))):
+            printer_id = new_id("prn")
+            created = _stamp(now - timedelta(days=rng.uniform(1, 300)))
+            printers.append(
+                {
+                    "id": printer_id,
+                    "customer_id": customer["id"],
+                    "name": f"Printer {n + 1}",
+                    "type": rng.choice(("dye-sublimation", "thermal", "inkjet")),
+                    "connection_type": rng.choice(("usb", "network")),
+                    "is_default": int(n == 0),
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+            printers_of.setdefault(customer["id"], []).append(printer_id)
+            claim_rows.append(f"{customer['id']} {customer['license_key']} {printer_id}")
+
+    # Photos: history for everyone (mostly printed), plus pending queues on busy booths.
+    photos: list[dict[str, Any]] = []
+
+    def photo(customer: dict[str, Any], status: str, printer: str | None, age_days: float) -> None:
+        created = now - timedelta(days=age_days)
+        photo_id = str(uuid7())
+        key = f"photos/{customer['id']}/{created:%Y/%m/%d}/{photo_id}.jpg"
+        stamp = _stamp(created)
+        photos.append(
+            {
+                "id": photo_id,
+                "customer_id": customer["id"],
+                "r2_key": key,
+                "print_status": status,
+                "printer_id": printer,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "claimed_at": stamp if status != "pending" and printer else None,
+                "request_hash": hashlib.sha256(key.encode()).hexdigest(),
+            }
+        )
+
+    pending_total = args.pending_per_printer * len(printers)
+    history = max(args.photos - pending_total, 0)
+    for _ in range(history):
+        customer = rng.choice(customers)
+        own = printers_of.get(customer["id"])
+        status = rng.choices(("completed", "failed", "pending"), (90, 3, 7))[0]
+        printer = rng.choice(own) if own and status != "pending" else None
+        photo(customer, status, printer, rng.uniform(0.01, 365))
+    by_id = {c["id"]: c for c in busy}
+    for customer_id, own in printers_of.items():
+        for printer in own:
+            for _ in range(args.pending_per_printer):
+                assigned = printer if rng.random() < 0.5 else None
+                photo(by_id[customer_id], "pending", assigned, rng.uniform(0, 2))
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("BEGIN")
+    _insert(conn, "customers", customers)
+    if printers:
+        _insert(conn, "printers", printers)
+    photos.sort(key=lambda p: p["created_at"])
+    _insert(conn, "photos", photos)
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+    files = {
+        "customers": work / "customers.txt",
+        "printers": work / "printers.txt",
+    }
+    files["customers"].write_text("".join(f"{c['id']} {c['license_key']}\n" for c in usable))
+    files["printers"].write_text("".join(f"{row}\n" for row in claim_rows))
+    return Dataset(
+        customers=len(customers),
+        active_customers=len(usable),
+        photos=len(photos),
+        pending_photos=sum(p["print_status"] == "pending" for p in photos),
+        printers=len(printers),
+        build_seconds=round(time.perf_counter() - started, 2),
+        files={k: str(v) for k, v in files.items()} | {"migrations": ",".join(applied)},
+    )
+
+
+# --- machine load -------------------------------------------------------------------------
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine, all cores, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    total = sum(fields[:8])
+    return (total - idle) / TICK, total / TICK
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            parts = stat[stat.rindex(")") + 2 :].split()
+            total += (int(parts[11]) + int(parts[12])) / TICK
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
+def sample_idle_load(seconds: float) -> float:
+    """Cores busy with other work while nothing of ours runs."""
+    busy0, total0 = cpu_times()
+    time.sleep(seconds)
+    busy1, total1 = cpu_times()
+    cores = os.cpu_count() or 1
+    return round((busy1 - busy0) / max(total1 - total0, 1e-9) * cores, 2)
+
+
+# --- servers ------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, port: int):
+        self.name, self.argv, self.env, self.cwd, self.port = name, argv, env, cwd, port
+        self.log = cwd / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                self.argv, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.name} exited at start:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as answer:
+                    if answer.status == 200:
+                        time.sleep(1.0)  # let every worker finish its start-up
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise SystemExit(f"{self.name} did not become ready:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)  # our own session: uvicorn + workers
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def cpu(self) -> float:
+        return process_tree_cpu(self.process.pid) if self.process else 0.0
+
+
+@contextmanager
+def serving(server: Server) -> Iterator[Server]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def uvicorn_argv(target: list[str], port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", *target,
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def boothcloud_server(work: Path, db: Path, args: argparse.Namespace, secret: str) -> Server:
+    port = free_port()
+    home = work / "boothcloud"
+    home.mkdir(exist_ok=True)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("BOOTHCLOUD_")
+    } | {
+        "PYTHONPATH": str(args.boothcloud_src),
+        "BOOTHCLOUD_ENVIRONMENT": "production",
+        "BOOTHCLOUD_ADMIN_TOKEN": secrets.token_urlsafe(32),
+        "BOOTHCLOUD_XENDIT_CALLBACK_TOKEN": secrets.token_urlsafe(32),
+        "BOOTHCLOUD_URL_SIGNING_SECRET": secret,
+        "BOOTHCLOUD_DATA_DIR": str(home / "data"),
+        "BOOTHCLOUD_DATABASE_PATH": str(db),
+        "BOOTHCLOUD_MIGRATIONS_DIR": str(ROOT / "migrations"),
+        "BOOTHCLOUD_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "BOOTHCLOUD_VALIDATE_RATE_LIMIT_PER_MINUTE": "1000000000",
+        "BOOTHCLOUD_BACKUP_ENABLED": "false",
+        "BOOTHCLOUD_RECONCILE_INTERVAL_SECONDS": "0",
+        "BOOTHCLOUD_LOG_LEVEL": "warning",
+    }  # fmt: skip
+    argv = uvicorn_argv(["--factory", "boothcloud.app:create_app"], port, args.workers)
+    return Server("boothcloud", argv, env, home, port)
+
+
+def reference_server(work: Path, db: Path, args: argparse.Namespace, secret: str) -> Server:
+    port = free_port()
+    home = work / "reference"
+    home.mkdir(exist_ok=True)
+    env = os.environ | {
+        "REFERENCE_DATABASE_PATH": str(db),
+        "REFERENCE_URL_SIGNING_SECRET": secret,
+        "REFERENCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "REFERENCE_VALIDATE_RATE_LIMIT_PER_MINUTE": "1000000000",
+        "REFERENCE_SQLITE": args.reference_sqlite,
+    }
+    argv = uvicorn_argv(["--app-dir", str(BENCH), "reference_app:app"], port, args.workers)
+    return Server("reference", argv, env, home, port)
+
+
+# --- requests outside the load: route detection and same-answer checks ---------------------
+def call(url: str, method: str, headers: dict[str, str], body: bytes | None = None) -> Any:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            raw = answer.read()
+            return answer.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def gone(server: Server, error: Exception) -> SystemExit:
+    code = server.process.poll() if server.process else None
+    tail = server.log.read_text()[-3000:] if server.log.exists() else ""
+    return SystemExit(f"{server.name} stopped answering ({error}; exit code {code}):\n{tail}")
+
+
+def available_routes(server: Server) -> set[str]:
+    try:
+        status, spec = call(server.url + "/openapi.json", "GET", {})
+    except urllib.error.URLError as error:
+        raise gone(server, error) from error
+    if status != 200:
+        return set()
+    return {f"{m} {p}" for p, ops in spec.get("paths", {}).items() for m in ops}
+
+
+def sample_answers(server: Server, files: dict[str, str], wanted: list[Scenario]) -> dict[str, Any]:
+    """One request per scenario before the load, to compare the two apps' answers."""
+    try:
+        return _sample_answers(server, files, wanted)
+    except urllib.error.URLError as error:
+        raise gone(server, error) from error
+
+
+def _sample_answers(
+    server: Server, files: dict[str, str], wanted: list[Scenario]
+) -> dict[str, Any]:
+    customer_id, key = Path(files["customers"]).read_text().split("\n")[0].split()
+    answers: dict[str, Any] = {}
+    auth = {"Authorization": f"License {key}"}
+    body_headers = {**auth, "Content-Type": "application/json"}
+    for scenario in wanted:
+        if scenario.name == "customers":
+            answers["customers"] = call(f"{server.url}/api/customers/{customer_id}", "GET", auth)
+        elif scenario.name == "validate":
+            body = json.dumps({"license_key": key}).encode()
+            answers["validate"] = call(
+                server.url + "/api/licenses/validate", "POST", body_headers, body
+            )
+        elif scenario.name == "photos":
+            body = json.dumps({"id": str(uuid.uuid4())}).encode()
+            answers["photos"] = call(server.url + "/api/photos", "POST", body_headers, body)
+        elif scenario.name == "claim":
+            _, printer_key, printer = Path(files["printers"]).read_text().split("\n")[0].split()
+            answers["claim"] = call(
+                f"{server.url}/api/printers/{printer}/claim",
+                "POST",
+                {"Authorization": f"License {printer_key}"},
+            )
+    return answers
+
+
+def compare_answers(ours: dict[str, Any], reference: dict[str, Any]) -> dict[str, str]:
+    """Same status and the same fields; values must match where they are deterministic."""
+    verdicts: dict[str, str] = {}
+    # Ids, keys, times and signed URLs differ run to run; URLs must agree up to the key.
+    volatile = {"id", "r2_key", "created_at", "updated_at", "claimed_at"}
+    for name, (status, body) in ours.items():
+        ref_status, ref_body = reference.get(name, (None, None))
+        if status != ref_status:
+            verdicts[name] = f"status {status} vs reference {ref_status}"
+        elif isinstance(body, dict) and isinstance(ref_body, dict):
+            if list(body) != list(ref_body):
+                verdicts[name] = f"fields {list(body)} vs reference {list(ref_body)}"
+            elif name in ("customers", "validate") and body != ref_body:
+                verdicts[name] = "same fields, different values"
+            else:
+                diffs = [
+                    k
+                    for k in body
+                    if k not in volatile
+                    and (
+                        body[k] != ref_body[k]
+                        if not k.endswith("_url") or body[k] is None or ref_body[k] is None
+                        else urlsplit(body[k]).path.split("/")[:3]
+                        != urlsplit(ref_body[k]).path.split("/")[:3]
+                    )
+                ]
+                verdicts[name] = "same" if not diffs else f"values differ: {diffs}"
+        else:
+            verdicts[name] = "same" if body == ref_body else "different bodies"
+    return verdicts
+
+
+# --- wrk ----------------------------------------------------------------------------------
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk is missing: installing the Debian package (apt-get install -y wrk)")
+    apt = ["apt-get", "install", "-y", "-q", "wrk"]
+    if subprocess.run(apt, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], check=True)
+        subprocess.run(apt, check=True)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is not installed; run bench/setup.sh")
+    return found
+
+
+def wrk_run(
+    server: Server, scenario: Scenario, files: dict[str, str], seconds: float,
+    args: argparse.Namespace, work: Path,
+) -> dict[str, Any]:  # fmt: skip
+    script = work / f"{scenario.name}.lua"
+    prefix = "COUNT_STATUSES = true\n" if scenario.count_statuses else ""
+    script.write_text(prefix + LUA.read_text())
+    nonce = secrets.token_hex(4)
+    argv = [
+        args.wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds:g}s",
+        "--timeout", "5s", "-s", str(script), server.url, "--",
+        scenario.name, files[scenario.data], nonce,
+    ]  # fmt: skip
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy0, total0 = cpu_times()
+    server0 = server.cpu()
+    started = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    wall = time.monotonic() - started
+    busy1, total1 = cpu_times()
+    server1 = server.cpu()
+    usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")]
+    if done.returncode != 0 or not lines:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    stats: dict[str, Any] = json.loads(lines[-1].removeprefix("BENCH_JSON "))
+    cores = os.cpu_count() or 1
+    machine = (busy1 - busy0) / max(total1 - total0, 1e-9) * cores
+    server_cores = (server1 - server0) / wall
+    wrk_cores = (usage1.ru_utime + usage1.ru_stime - usage0.ru_utime - usage0.ru_stime) / wall
+    errors = stats["errors"]
+    failed = sum(errors.values())
+    stats.update(
+        rps=round(stats["requests"] / (stats["duration_us"] / 1e6), 1),
+        p50_ms=round(stats["p50_us"] / 1000, 2),
+        p99_ms=round(stats["p99_us"] / 1000, 2),
+        # Server CPU per request: steadier than req/s when other processes share the CPU.
+        cpu_us_per_request=round((server1 - server0) / max(stats["requests"], 1) * 1e6, 1),
+        valid=failed == 0 and stats["requests"] > 0,
+        failed=failed,
+        load={
+            "machine_cores_busy": round(machine, 2),
+            "server_cores": round(server_cores, 2),
+            "wrk_cores": round(wrk_cores, 2),
+            "other_cores": round(max(machine - server_cores - wrk_cores, 0.0), 2),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        },
+    )
+    return stats
+
+
+def drive(
+    server: Server, wanted: list[Scenario], files: dict[str, str], args: argparse.Namespace,
+    work: Path,
+) -> dict[str, Any]:  # fmt: skip
+    out: dict[str, Any] = {}
+    for scenario in wanted:
+        if args.warmup > 0:
+            wrk_run(server, scenario, files, args.warmup, args, work)
+        stats = wrk_run(server, scenario, files, args.duration, args, work)
+        if server.process is not None and server.process.poll() is not None:
+            raise SystemExit(
+                f"{server.name} exited during the {scenario.name} run "
+                f"(code {server.process.returncode}):\n{server.log.read_text()[-3000:]}"
+            )
+        out[scenario.name] = stats
+        flag = "" if stats["valid"] else f"  INVALID: {stats['failed']} failed requests"
+        if stats["counted"]["204"]:  # claims that found the queue empty are cheaper
+            flag += f"  [{stats['counted']['204'] / stats['requests']:.1%} answered 204]"
+        print(
+            f"  {server.name:10} {scenario.name:9} {stats['rps']:>9.1f} req/s  "
+            f"p50 {stats['p50_ms']:>6.2f} ms  p99 {stats['p99_ms']:>6.2f} ms  "
+            f"{stats['cpu_us_per_request']:>6.0f} us CPU/req  "
+            f"(cores: server {stats['load']['server_cores']}, wrk {stats['load']['wrk_cores']},"
+            f" other {stats['load']['other_cores']}){flag}",
+            flush=True,
+        )
+    return out
+
+
+# --- report -------------------------------------------------------------------------------
+def verdicts(ours: dict[str, Any], ref: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
+    ratio = ours["rps"] / ref["rps"] if ref["rps"] else 0.0
+    valid = ours["valid"] and ref["valid"]
+    return {
+        "ratio": round(ratio, 2),
+        "ratio_pass": valid and ratio >= RATIO_TARGET,
+        "p99_pass": valid and ours["p99_ms"] < scenario.p99_target_ms,
+        "valid": valid,
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    rows = [
+        "| Route | boothcloud req/s | p50 ms | p99 ms | CPU/req | reference req/s | p50 ms "
+        "| p99 ms | CPU/req | ratio (>= 0.5) | p99 target | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for name, verdict in results["verdicts"].items():
+        scenario = SCENARIOS[name]
+        ours = results["boothcloud"][name]
+        ref = results["reference"][name]
+        if not verdict["valid"]:
+            result = "INVALID (failed requests)"
+        else:
+            ratio_word = "PASS" if verdict["ratio_pass"] else "FAIL"
+            p99_word = "PASS" if verdict["p99_pass"] else "FAIL"
+            result = f"ratio {ratio_word}, p99 {p99_word}"
+        rows.append(
+            f"| `{scenario.route}` | {ours['rps']:,.0f} | {ours['p50_ms']:.2f} | "
+            f"{ours['p99_ms']:.2f} | {ours['cpu_us_per_request']:.0f} µs | {ref['rps']:,.0f} | "
+            f"{ref['p50_ms']:.2f} | {ref['p99_ms']:.2f} | {ref['cpu_us_per_request']:.0f} µs | "
+            f"{verdict['ratio']:.2f}x | < {scenario.p99_target_ms:g} ms | {result} |"
+        )
+    for name in results["skipped"]:
+        rows.append(f"| `{SCENARIOS[name].route}` | not built yet |{' |' * 10} skipped |")
+    return "\n".join(rows)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (both apps)")
+    parser.add_argument(
+        "--scenario", default="all", choices=["all", *SCENARIOS], help="what to drive"
+    )
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--photos", type=int, default=120_000)
+    parser.add_argument("--busy-customers", type=int, default=2_000, help="with printers")
+    parser.add_argument("--pending-per-printer", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--reference-sqlite", choices=["inline", "thread"], default="inline",
+        help="reference runs its queries on the event loop (floor) or in one thread hop",
+    )  # fmt: skip
+    parser.add_argument("--only", choices=["both", "boothcloud", "reference"], default="both")
+    parser.add_argument(
+        "--boothcloud-src", type=Path, default=ROOT / "src",
+        help="serve boothcloud from another source tree (A/B-test a fix without editing src/)",
+    )  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    args.wrk = ensure_wrk()
+    wanted = list(SCENARIOS.values()) if args.scenario == "all" else [SCENARIOS[args.scenario]]
+    work = Path(tempfile.mkdtemp(prefix="boothcloud-bench-"))
+    print(f"work folder {work}")
+    try:
+        idle = sample_idle_load(2.0)
+        print(f"machine: {os.cpu_count()} cores, {idle} busy before start, "
+              f"loadavg {os.getloadavg()}")  # fmt: skip
+        seed_db = work / "seed.db"
+        dataset = build_database(seed_db, work, args)
+        print(
+            f"database: {dataset.customers:,} customers ({dataset.active_customers:,} usable), "
+            f"{dataset.photos:,} photos ({dataset.pending_photos:,} pending), "
+            f"{dataset.printers:,} printers, built in {dataset.build_seconds}s "
+            f"({seed_db.stat().st_size / 1e6:.1f} MB)"
+        )
+        secret = secrets.token_urlsafe(32)
+        results: dict[str, Any] = {
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "git": subprocess.run(
+                ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip(),
+            "machine": {
+                "cores": os.cpu_count(),
+                "cpu": platform.processor() or platform.machine(),
+                "python": platform.python_version(),
+                "other_cores_busy_before": idle,
+                "loadavg_before": os.getloadavg(),
+            },
+            "settings": {k: v for k, v in vars(args).items() if k not in {"wrk", "keep", "only"}},
+            "dataset": asdict(dataset),
+            "skipped": [],
+            "boothcloud": {},
+            "reference": {},
+            "answers": {},
+            "verdicts": {},
+        }
+
+        ours_db = work / "boothcloud.db"
+        shutil.copyfile(seed_db, ours_db)
+        ours = boothcloud_server(work, ours_db, args, secret)
+        with serving(ours):
+            routes = available_routes(ours)
+            present = [s for s in wanted if f"{s.method} {s.openapi_path}" in routes]
+            results["skipped"] = [s.name for s in wanted if s not in present]
+            for name in results["skipped"]:
+                print(f"  skipped {name}: boothcloud has no {SCENARIOS[name].route} yet")
+            answers_ours = sample_answers(ours, dataset.files, present)
+            if args.only != "reference":
+                results["boothcloud"] = drive(ours, present, dataset.files, args, work)
+
+        ref_db = work / "reference.db"
+        shutil.copyfile(seed_db, ref_db)
+        reference = reference_server(work, ref_db, args, secret)
+        with serving(reference):
+            answers_ref = sample_answers(reference, dataset.files, present)
+            if args.only != "boothcloud":
+                results["reference"] = drive(reference, present, dataset.files, args, work)
+
+        results["answers"] = compare_answers(answers_ours, answers_ref)
+        results["sample_answers"] = {"boothcloud": answers_ours, "reference": answers_ref}
+        for name, verdict in results["answers"].items():
+            if verdict != "same":
+                print(f"  WARNING {name}: answers differ between the apps: {verdict}")
+        if args.only == "both":
+            for scenario in present:
+                results["verdicts"][scenario.name] = verdicts(
+                    results["boothcloud"][scenario.name], results["reference"][scenario.name],
+                    scenario,
+                )  # fmt: skip
+        results["machine"]["loadavg_after"] = os.getloadavg()
+
+        RESULTS.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = RESULTS / f"{stamp}.json"
+        out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print()
+        if results["verdicts"]:
+            print(markdown(results))
+            print()
+            other = [
+                r["load"]["other_cores"]
+                for app in ("boothcloud", "reference")
+                for r in results[app].values()
+            ]
+            print(
+                f"{args.connections} connections, {args.workers} uvicorn workers, wrk "
+                f"{args.threads} threads, {args.duration:g}s per run after {args.warmup:g}s "
+                f"warm-up, {os.cpu_count()} cores; other processes used up to "
+                f"{max(other, default=0):.2f} cores during the runs. Reference SQLite: "
+                f"{args.reference_sqlite}."
+            )
+        print(f"results: {out.relative_to(ROOT)}")
+        invalid = [n for n, v in results["verdicts"].items() if not v["valid"]]
+        if invalid:
+            print(f"INVALID RUN: failed requests in {', '.join(invalid)}")
+            return 2
+        passed = all(v["ratio_pass"] and v["p99_pass"] for v in results["verdicts"].values())
+        print("ALL TARGETS PASS" if passed else "SOME TARGETS FAIL")
+        return 0 if passed else 1
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
