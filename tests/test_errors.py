@@ -85,3 +85,17 @@ async def test_openapi_documents_problem_responses(client: httpx.AsyncClient) ->
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+async def test_openapi_declares_who_may_call(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["operator"] == {**schemes["operator"], "type": "http", "scheme": "bearer"}
+    assert schemes["booth"]["name"] == "Authorization"
+    paths = spec["paths"]
+    assert paths["/api/customers/{customer_id}"]["get"]["security"] == [
+        {"operator": []},
+        {"booth": []},
+    ]
+    assert paths["/api/webhooks/xendit"]["post"]["security"] == [{"xendit_callback": []}]
+    assert "security" not in paths["/api/licenses/validate"]["post"]

@@ -11,19 +11,13 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader
 
-from boothcloud.deps import DbDep, SettingsDep
+from boothcloud.db.base import Database
 from boothcloud.errors import Forbidden, NotFound, Unauthorized
 from boothcloud.licenses import repository as licenses
 from boothcloud.licenses.keys import secrets_equal
+from boothcloud.settings import Settings
 
-# Declared for OpenAPI: `Authorization: Bearer <admin token>` or `License <license key>`.
-authorization_header = APIKeyHeader(
-    name="Authorization",
-    auto_error=False,
-    description="`Bearer <admin token>` (operator) or `License <license key>` (booth).",
-)
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="boothcloud", License realm="boothcloud"'}
 
 
@@ -54,8 +48,7 @@ class Caller:
             )
 
 
-async def authenticate(request: Request, db: DbDep, settings: SettingsDep) -> Caller:
-    header = request.headers.get("authorization")
+async def authenticate(header: str | None, db: Database, settings: Settings) -> Caller:
     if not header:
         raise Unauthorized("missing Authorization header", headers=CHALLENGE)
     scheme, _, credential = header.partition(" ")
@@ -78,12 +71,11 @@ async def authenticate(request: Request, db: DbDep, settings: SettingsDep) -> Ca
     raise Unauthorized("use `Bearer <admin token>` or `License <license key>`", headers=CHALLENGE)
 
 
-async def require_caller(
-    request: Request,
-    _header: Annotated[str | None, Depends(authorization_header)] = None,
-) -> Caller:
+async def require_caller(request: Request) -> Caller:
+    """The caller, from `Authorization` (OpenAPI's security schemes are declared in
+    `openapi.py`, so no header dependency adds per-request work here)."""
     services = request.app.state.services
-    return await authenticate(request, services.db, services.settings)
+    return await authenticate(request.headers.get("authorization"), services.db, services.settings)
 
 
 async def require_operator(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:

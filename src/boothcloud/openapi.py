@@ -80,6 +80,7 @@ def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         components.update(components["Problem"].pop("$defs", {}))
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
+        spec["components"]["securitySchemes"] = SECURITY_SCHEMES
         for path_item in spec.get("paths", {}).values():
             for operation in path_item.values():
                 responses = operation.setdefault("responses", {})
@@ -88,10 +89,33 @@ def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                     extra += [400, 413]
                 for status in extra:
                     responses[str(status)] = _problem_response(status)
+                if "401" in responses:
+                    operation.setdefault("security", [{"operator": []}, {"booth": []}])
         app.openapi_schema = spec
         return spec
 
     return openapi
+
+
+SECURITY_SCHEMES = {
+    "operator": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Authorization: Bearer <admin token>`",
+    },
+    "booth": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`Authorization: License <license key>`, scoped to its customer",
+    },
+    "xendit_callback": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-callback-token",
+        "description": "Xendit's callback verification token",
+    },
+}
 
 
 def _problem_response(status: int) -> dict[str, Any]:

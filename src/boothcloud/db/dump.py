@@ -41,28 +41,24 @@ def _literal(value: object) -> str:
 def iter_dump(conn: sqlite3.Connection) -> Iterator[str]:
     """Yield one SQL statement at a time; the caller holds a read transaction."""
     yield DUMP_HEADER
-    schema = conn.execute(
-        "SELECT type, name, tbl_name, sql FROM sqlite_master "
+    cursor = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master "
         "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
-    ).fetchall()
-    tables = [row for row in schema if _get(row, "type") == "table"]
-    for row in tables:
-        yield _create_if_missing(str(_get(row, "sql"))) + ";"
-        yield from _rows(conn, str(_get(row, "name")))
+    )
+    cursor.row_factory = None  # plain tuples, whatever the connection's factory
+    schema: list[tuple[str, str, str]] = cursor.fetchall()
+    for kind, name, sql in schema:
+        if kind == "table":
+            yield _create_if_missing(sql) + ";"
+            yield from _rows(conn, name)
     if conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
     ).fetchone():
         yield "DELETE FROM sqlite_sequence;"
         yield from _rows(conn, "sqlite_sequence")
-    for row in schema:
-        if _get(row, "type") != "table":
-            yield str(_get(row, "sql")) + ";"
-
-
-def _get(row: object, key: str) -> object:
-    if isinstance(row, dict):
-        return row[key]
-    return row[("type", "name", "tbl_name", "sql").index(key)]  # type: ignore[index]
+    for kind, _, sql in schema:
+        if kind != "table":
+            yield sql + ";"
 
 
 def _create_if_missing(sql: str) -> str:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TypeVar
 
 from boothcloud.db.base import IntegrityViolation, Params, Result, Row, Statement
 from boothcloud.db.dump import iter_dump
@@ -32,8 +32,20 @@ BUSY_TIMEOUT_MS = 5_000
 DUMP_CHUNK = 500  # statements fetched per hop to the reader thread
 
 
-def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
-    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+def _one(cursor: sqlite3.Cursor) -> Row | None:
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([column[0] for column in cursor.description], row, strict=True))
+
+
+def _all(cursor: sqlite3.Cursor) -> list[Row]:
+    """Rows as dicts, naming the columns once per query rather than once per row."""
+    rows = cursor.fetchall()
+    if not rows:
+        return []
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
@@ -41,7 +53,6 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(
         str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
     )
-    conn.row_factory = _dict_row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     if not readonly:
@@ -124,20 +135,18 @@ class SQLiteDatabase:
     @staticmethod
     def _run_statement(conn: sqlite3.Connection, sql: str, params: Params) -> Result:
         before = conn.total_changes
-        rows = conn.execute(sql, tuple(params)).fetchall()
+        rows = _all(conn.execute(sql, tuple(params)))
         return Result(rows=rows, changes=conn.total_changes - before)
 
     # -- Database interface ---------------------------------------------------------------
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         # Point lookups (by key or unique index) take microseconds: cheaper inline than a
         # hop to a reader thread and back. Scans and lists stay on the reader pool.
-        row: Row | None = self._loop_reader().execute(sql, tuple(params)).fetchone()
-        return row
+        return _one(self._loop_reader().execute(sql, tuple(params)))
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         def work() -> list[Row]:
-            rows: list[Row] = self._reader().execute(sql, tuple(params)).fetchall()
-            return rows
+            return _all(self._reader().execute(sql, tuple(params)))
 
         return await self._run(self._reader_pool, work)
 

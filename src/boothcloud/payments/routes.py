@@ -142,6 +142,7 @@ async def _check_callback_token(
     summary="Xendit invoice callback (idempotent per invoice and status)",
     responses=problems(400, 401, 413, 422),
     dependencies=[Depends(_check_callback_token)],  # runs before the body is validated
+    openapi_extra={"security": [{"xendit_callback": []}]},
 )
 async def xendit_webhook(request: Request, db: DbDep, body: InvoiceCallback) -> Response:
     raw = await request.body()
