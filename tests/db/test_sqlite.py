@@ -126,3 +126,31 @@ async def test_reads_see_a_snapshot_while_dumping(db: SQLiteDatabase) -> None:
     restored = sqlite3.connect(":memory:")
     restored.executescript("\n".join(statements))
     assert restored.execute("SELECT COUNT(*) FROM t").fetchone() == (1200,)
+
+
+async def test_concurrent_units_fail_alone(db: SQLiteDatabase) -> None:
+    """Units committed together (group commit) still succeed or fail one by one."""
+    await db.execute("INSERT INTO t (v, n) VALUES ('taken', 1)")
+
+    async def unit(i: int) -> str:
+        value = "taken" if i % 7 == 0 else f"v{i}"
+        try:
+            await db.batch(
+                [
+                    Statement("INSERT INTO t (v, n) VALUES (?, 1)", (f"pair{i}",)),
+                    Statement("INSERT INTO t (v, n) VALUES (?, 1)", (value,)),
+                ]
+            )
+        except IntegrityViolation as error:
+            return error.constraint
+        return "ok"
+
+    outcomes = await asyncio.gather(*(unit(i) for i in range(100)))
+    failed = {i for i, outcome in enumerate(outcomes) if outcome != "ok"}
+    assert failed == {i for i in range(100) if i % 7 == 0}
+    assert {outcomes[i] for i in failed} == {"t.v"}
+    rows = await db.fetch_all("SELECT v FROM t")
+    stored = {r["v"] for r in rows}
+    assert all(f"pair{i}" not in stored for i in failed)  # a failed unit left nothing
+    assert all({f"pair{i}", f"v{i}"} <= stored for i in range(100) if i not in failed)
+    assert len(stored) == 1 + 2 * (100 - len(failed))

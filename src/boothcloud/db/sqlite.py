@@ -1,31 +1,29 @@
-"""The embedded SQLite backend: one writer thread, reader threads, WAL.
+"""The embedded SQLite backend: one writer thread with group commit, readers, WAL.
 
 Why this shape (after Datasette's `database.py`): SQLite allows one writer at a time, so
-every write in this process goes through a single thread that owns the write connection
-and wraps each unit in `BEGIN IMMEDIATE` (taking the write lock up front, so a unit never
-fails half-way on a lock upgrade). Several server processes on one file queue for writes on
-an `flock` beside the database, which wakes the next writer at once instead of SQLite's
-busy handler sleeping 1, 2, 5 ... 100 ms between retries (claim p99 fell from 116-1100 ms
-to ~60 ms in bench/). Reads in WAL mode see a consistent snapshot and never wait for the
-writer: scans and lists run on a small reader pool; point lookups (`fetch_one`, a few
-microseconds on an index) run inline on the event loop, because the hop to a thread and
-back costs more than the query (measured in bench/: 306 -> 232 us CPU per request).
+every write goes through a single writer thread (`writer.py`) that takes the write lock
+up front with `BEGIN IMMEDIATE`, commits waiting units together (each in its own
+SAVEPOINT, so one failing unit never takes the others with it), and queues behind other
+server processes on an `flock`. Reads in WAL mode see a consistent snapshot and never wait
+for the writer: scans and lists run on a small reader pool; point lookups (`fetch_one`, a
+few microseconds on an index) run inline on the event loop, because the hop to a thread
+and back costs more than the query (bench/: 306 -> 232 us CPU per request).
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import TypeVar
 
 from boothcloud.db.base import IntegrityViolation, Params, Result, Row, Statement
 from boothcloud.db.dump import iter_dump
+from boothcloud.db.writer import GroupCommitWriter
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5_000
@@ -56,7 +54,9 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
+        # Switching needs an exclusive lock; once WAL (persistent), never ask again.
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
 
@@ -79,14 +79,14 @@ class SQLiteDatabase:
     def __init__(self, path: Path | str, *, readers: int = 4) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-w")
         self._reader_pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-r")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._writer: sqlite3.Connection | None = None
         self._inline: sqlite3.Connection | None = None  # reads on the event loop thread
-        self._flock: IO[bytes] | None = None  # serializes writers across processes
+        self._writer = GroupCommitWriter(
+            lambda: connect(self.path), Path(f"{self.path}.write-lock"), integrity_violation
+        )
 
     # -- plumbing -------------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
@@ -98,39 +98,8 @@ class SQLiteDatabase:
                 self._connections.append(conn)
         return conn
 
-    def _write_conn(self) -> sqlite3.Connection:
-        if self._writer is None:
-            self._writer = connect(self.path)
-            with self._lock:
-                self._connections.append(self._writer)
-        return self._writer
-
     async def _run(self, pool: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn)
-
-    def _write_unit(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work` inside BEGIN IMMEDIATE ... COMMIT on the writer, all or nothing."""
-        conn = self._write_conn()
-        if self._flock is None:
-            self._flock = open(f"{self.path}.write-lock", "ab")  # noqa: SIM115
-        # Wait for other processes' writers in the kernel (woken at once on release) rather
-        # than in SQLite's busy handler, which sleeps 1, 2, 5 ... 100 ms between retries.
-        fcntl.flock(self._flock, fcntl.LOCK_EX)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                out = work(conn)
-                conn.execute("COMMIT")
-            except sqlite3.IntegrityError as error:
-                conn.execute("ROLLBACK")
-                raise integrity_violation(error) from error
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        finally:
-            fcntl.flock(self._flock, fcntl.LOCK_UN)
-        return out
 
     @staticmethod
     def _run_statement(conn: sqlite3.Connection, sql: str, params: Params) -> Result:
@@ -159,30 +128,30 @@ class SQLiteDatabase:
         return conn
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
-        return await self._run(
-            self._writer_pool,
-            lambda: self._write_unit(lambda conn: self._run_statement(conn, sql, params)),
+        result: Result = await self._writer.submit(
+            lambda conn: self._run_statement(conn, sql, params)
         )
+        return result
 
     async def batch(self, statements: Sequence[Statement]) -> list[Result]:
         def work(conn: sqlite3.Connection) -> list[Result]:
             return [self._run_statement(conn, s.sql, s.params) for s in statements]
 
-        return await self._run(self._writer_pool, lambda: self._write_unit(work))
+        results: list[Result] = await self._writer.submit(work)
+        return results
 
     async def executescript(self, script: str) -> None:
-        def work() -> None:
-            conn = self._write_conn()
+        """A script runs alone, in its own transaction (`executescript` commits first)."""
+
+        def work(conn: sqlite3.Connection) -> None:
             try:
                 conn.executescript(f"BEGIN IMMEDIATE;\n{script}\n;COMMIT;")
-            except sqlite3.Error as error:
+            except sqlite3.Error:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                if isinstance(error, sqlite3.IntegrityError):
-                    raise integrity_violation(error) from error
                 raise
 
-        await self._run(self._writer_pool, work)
+        await self._writer.submit(work, exclusive=True)
 
     async def dump(self) -> AsyncIterator[str]:
         """Stream a consistent dump from a read snapshot; writers carry on meanwhile."""
@@ -199,10 +168,9 @@ class SQLiteDatabase:
             await self._run(self._reader_pool, conn.close)
 
     async def close(self) -> None:
-        self._writer_pool.shutdown(wait=True)
+        await asyncio.to_thread(self._writer.close)
         self._reader_pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
-        self._writer = None
