@@ -154,3 +154,21 @@ async def test_concurrent_units_fail_alone(db: SQLiteDatabase) -> None:
     assert all(f"pair{i}" not in stored for i in failed)  # a failed unit left nothing
     assert all({f"pair{i}", f"v{i}"} <= stored for i in range(100) if i not in failed)
     assert len(stored) == 1 + 2 * (100 - len(failed))
+
+
+async def test_checkpoints_run_off_the_write_path(db: SQLiteDatabase) -> None:
+    """Writers never checkpoint (wal_autocheckpoint=0); the checkpoint thread moves the WAL
+    into the database file within a second or so, and closing truncates the WAL."""
+    main_file = db.path
+    before = main_file.stat().st_size
+    await db.batch(
+        [Statement("INSERT INTO t (v, n) VALUES (?, 1)", (f"row{i:05}" * 20,)) for i in range(3000)]
+    )
+    for _ in range(50):
+        if main_file.stat().st_size > before:
+            break
+        await asyncio.sleep(0.1)
+    assert main_file.stat().st_size > before
+    await db.close()
+    wal = main_file.with_name(main_file.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
