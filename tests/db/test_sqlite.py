@@ -129,7 +129,7 @@ async def test_reads_see_a_snapshot_while_dumping(db: SQLiteDatabase) -> None:
 
 
 async def test_concurrent_units_fail_alone(db: SQLiteDatabase) -> None:
-    """Units committed together (group commit) still succeed or fail one by one."""
+    """Concurrent write units succeed or fail one by one, never taking others with them."""
     await db.execute("INSERT INTO t (v, n) VALUES ('taken', 1)")
 
     async def unit(i: int) -> str:

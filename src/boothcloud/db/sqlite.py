@@ -1,13 +1,12 @@
-"""The embedded SQLite backend: one writer thread with group commit, readers, WAL.
+"""The embedded SQLite backend: WAL, short inline writes, reads inline or on a pool.
 
-Why this shape (after Datasette's `database.py`): SQLite allows one writer at a time, so
-every write goes through a single writer thread (`writer.py`) that takes the write lock
-up front with `BEGIN IMMEDIATE`, commits waiting units together (each in its own
-SAVEPOINT, so one failing unit never takes the others with it), and queues behind other
-server processes on an `flock`. Reads in WAL mode see a consistent snapshot and never wait
-for the writer: scans and lists run on a small reader pool; point lookups (`fetch_one`, a
-few microseconds on an index) run inline on the event loop, because the hop to a thread
-and back costs more than the query (bench/: 306 -> 232 us CPU per request).
+Why this shape (after Datasette's `database.py`, then measured in bench/): SQLite allows
+one writer at a time. Writes are short indexed statements, so each unit runs as one
+`BEGIN IMMEDIATE ... COMMIT` right on the event loop, and processes sharing the file take
+turns on an flock (`writer.py` says why, with the numbers). Reads in WAL mode see a
+consistent snapshot and never wait for the writer: point lookups (`fetch_one`) run inline
+too, scans and lists (`fetch_all`) and dumps on a small reader pool. Anything that could
+be slow (scans, dumps, migration scripts) stays off the event loop.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from typing import TypeVar
 
 from boothcloud.db.base import IntegrityViolation, Params, Result, Row, Statement
 from boothcloud.db.dump import iter_dump
-from boothcloud.db.writer import GroupCommitWriter
+from boothcloud.db.writer import SQLiteWriter
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5_000
@@ -84,7 +83,7 @@ class SQLiteDatabase:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._inline: sqlite3.Connection | None = None  # reads on the event loop thread
-        self._writer = GroupCommitWriter(
+        self._writer = SQLiteWriter(
             lambda: connect(self.path), Path(f"{self.path}.write-lock"), integrity_violation
         )
 
@@ -128,30 +127,16 @@ class SQLiteDatabase:
         return conn
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
-        result: Result = await self._writer.submit(
-            lambda conn: self._run_statement(conn, sql, params)
-        )
-        return result
+        return await self._writer.run(lambda conn: self._run_statement(conn, sql, params))
 
     async def batch(self, statements: Sequence[Statement]) -> list[Result]:
         def work(conn: sqlite3.Connection) -> list[Result]:
             return [self._run_statement(conn, s.sql, s.params) for s in statements]
 
-        results: list[Result] = await self._writer.submit(work)
-        return results
+        return await self._writer.run(work)
 
     async def executescript(self, script: str) -> None:
-        """A script runs alone, in its own transaction (`executescript` commits first)."""
-
-        def work(conn: sqlite3.Connection) -> None:
-            try:
-                conn.executescript(f"BEGIN IMMEDIATE;\n{script}\n;COMMIT;")
-            except sqlite3.Error:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-        await self._writer.submit(work, exclusive=True)
+        await self._writer.run_script(script)
 
     async def dump(self) -> AsyncIterator[str]:
         """Stream a consistent dump from a read snapshot; writers carry on meanwhile."""
@@ -168,7 +153,7 @@ class SQLiteDatabase:
             await self._run(self._reader_pool, conn.close)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._writer.close)
+        self._writer.close()
         self._reader_pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:
