@@ -1,7 +1,7 @@
 """The app end to end on D1: the route tests, run again on the D1 backend.
 
 The route tests written for the embedded backend (customers, licenses, photos, the print
-queue, printers; payments need their own Xendit fixtures and run on SQLite only) are
+queue, printers; payments, with their Xendit fixtures, in test_d1_payments.py) are
 collected here again with `settings` pointing the app at a local D1 through the bridge, so
 the same requests go through the same domain code to D1 instead of SQLite. Each test gets
 an empty D1 (every table dropped), and the app's start-up applies the migrations with
