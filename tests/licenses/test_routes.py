@@ -189,3 +189,28 @@ async def test_activation_scoping_and_roles(client: httpx.AsyncClient) -> None:
     assert (
         await client.delete(f"/api/licenses/activations/{theirs['id']}", headers=ADMIN)
     ).status_code == 404
+
+
+async def test_operator_lists_a_customers_devices(client: httpx.AsyncClient) -> None:
+    mine = await create_customer(client, license_type="pro")
+    other = await create_customer(client, license_type="pro")
+    await activate(client, mine["license_key"], "booth-pc-0001")
+    await activate(client, other["license_key"], "booth-pc-0002")
+    listed = await client.get(
+        "/api/licenses/activations", params={"customer_id": mine["id"]}, headers=ADMIN
+    )
+    assert listed.status_code == 200
+    assert [a["fingerprint"] for a in listed.json()["items"]] == ["booth-pc-0001"]
+    assert listed.json()["device_limit"] == 3
+    unnamed = await client.get("/api/licenses/activations", headers=ADMIN)
+    assert unnamed.status_code == 422
+    unknown = await client.get(
+        "/api/licenses/activations", params={"customer_id": "cus_nope"}, headers=ADMIN
+    )
+    assert unknown.status_code == 404
+    booth = await client.get(
+        "/api/licenses/activations",
+        params={"customer_id": other["id"]},
+        headers=license_auth(mine["license_key"]),
+    )
+    assert [a["fingerprint"] for a in booth.json()["items"]] == ["booth-pc-0001"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from boothcloud.auth import BoothDep, CallerDep
@@ -65,11 +67,18 @@ async def activate_device(
 @router.get(
     "/activations",
     response_model=ActivationList,
-    summary="This booth's customer's activated devices and the tier's limit",
-    responses=problems(401, 403),
+    summary="A customer's activated devices and the tier's limit",
+    description="A booth sees its own customer's; the operator passes `customer_id`.",
+    responses=problems(401, 403, 404, 422),
 )
-async def list_activations(services: ServicesDep, caller: BoothDep) -> Response:
-    return respond(await service.list_activations(services.db, caller, services.settings))
+async def list_activations(
+    services: ServicesDep,
+    caller: CallerDep,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    return respond(
+        await service.list_activations(services.db, caller, services.settings, customer_id)
+    )
 
 
 @router.delete(

@@ -7,7 +7,7 @@ from typing import cast
 
 from boothcloud.auth import Caller
 from boothcloud.db.base import Database, Row
-from boothcloud.errors import Conflict, NotFound
+from boothcloud.errors import Conflict, NotFound, invalid
 from boothcloud.ids import new_id
 from boothcloud.licenses import repository
 from boothcloud.licenses.certificates import CertificateSigner, certificate_claims
@@ -125,12 +125,20 @@ async def activate(
     return _with_certificate(row, caller, license_row, signer, settings), created
 
 
-async def list_activations(db: Database, caller: Caller, settings: Settings) -> ActivationList:
-    assert caller.customer_id is not None
-    rows = await repository.list_activations(db, caller.customer_id)
+async def list_activations(
+    db: Database, caller: Caller, settings: Settings, customer_id: str | None
+) -> ActivationList:
+    """A booth sees its own customer's devices; the operator names the customer."""
+    scoped = caller.scope(customer_id)
+    if scoped is None:
+        raise invalid("customer_id", "the operator must name the customer")
+    license_row = await repository.get_license(db, scoped)
+    if license_row is None:
+        raise NotFound(f"customer {scoped} not found")
+    rows = await repository.list_activations(db, scoped)
     return ActivationList(
         items=[Activation.model_validate(r) for r in rows],
-        device_limit=device_limit(settings, caller.license_type),
+        device_limit=device_limit(settings, str(license_row["license_type"])),
     )
 
 
