@@ -92,16 +92,17 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
+    # Matched in this order, so the booths' busiest routes come first (no paths overlap).
     for router in (
-        health_router,
         customers_router,
         licenses_router,
-        payments_router,
-        webhook_router,
         photos_router,
         printers_router,
-        backups_router,
+        payments_router,
+        webhook_router,
         objects_router,
+        backups_router,
+        health_router,
     ):
         app.include_router(router)
     return app

@@ -7,8 +7,9 @@ from fastapi import APIRouter
 from boothcloud.db.migrate import pending
 from boothcloud.deps import ServicesDep
 from boothcloud.errors import ServiceUnavailable
+from boothcloud.routing import LeanRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=LeanRoute)
 
 
 @router.get("/healthz", summary="Liveness: the process answers")

@@ -11,8 +11,9 @@ from boothcloud.backups.schemas import Backup, BackupList
 from boothcloud.deps import ServicesDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
+from boothcloud.routing import LeanRoute
 
-router = APIRouter(prefix="/api/admin/backups", tags=["backups"])
+router = APIRouter(prefix="/api/admin/backups", tags=["backups"], route_class=LeanRoute)
 
 
 @router.post(
