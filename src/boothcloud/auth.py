@@ -7,12 +7,12 @@ whatever prefix it shares with the real one. A booth is scoped to its own custom
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
-from boothcloud.db.base import Database
+from boothcloud.db.base import Database, Row
 from boothcloud.errors import Forbidden, NotFound, Unauthorized
 from boothcloud.licenses import repository as licenses
 from boothcloud.licenses.keys import secrets_equal
@@ -26,6 +26,11 @@ class Caller:
     kind: Literal["operator", "booth"]
     customer_id: str | None = None  # set for booths
     license_type: str | None = None
+    record: Row | None = field(default=None, compare=False, repr=False)  # booth's customer
+
+    def own_record(self, customer_id: str) -> Row | None:
+        """The booth's own customer row, read while authenticating this request."""
+        return self.record if customer_id == self.customer_id else None
 
     @property
     def is_operator(self) -> bool:
@@ -66,7 +71,10 @@ async def authenticate(header: str | None, db: Database, settings: Settings) -> 
         if problem is not None:
             raise Forbidden(f"license is {problem.lower()}", code=problem)
         return Caller(
-            kind="booth", customer_id=str(row["id"]), license_type=str(row["license_type"])
+            kind="booth",
+            customer_id=str(row["id"]),
+            license_type=str(row["license_type"]),
+            record=row,
         )
     raise Unauthorized("use `Bearer <admin token>` or `License <license key>`", headers=CHALLENGE)
 

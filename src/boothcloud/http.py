@@ -115,6 +115,7 @@ class limit_body_size:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
                 # The server enforces Content-Length framing, so the header can be trusted.
@@ -123,6 +124,11 @@ class limit_body_size:
                     return
                 await self.app(scope, receive, send)
                 return
+            if name == b"transfer-encoding":
+                chunked = True
+        if not chunked:  # neither header: HTTP/1.1 has no body here
+            await self.app(scope, receive, send)
+            return
         # Chunked body of unknown length: read at most the limit before the app sees it.
         chunks: list[bytes] = []
         size = 0

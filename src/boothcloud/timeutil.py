@@ -12,7 +12,6 @@ from typing import Annotated
 from pydantic import BeforeValidator, PlainSerializer
 
 DB_FORMAT = "%Y-%m-%d %H:%M:%S"
-API_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def utcnow() -> datetime:
@@ -36,11 +35,12 @@ def from_db(value: str | datetime) -> datetime:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 def to_api(moment: datetime) -> str:
-    return from_db(moment).strftime(API_FORMAT)
+    """`2026-11-25T10:00:00Z` (isoformat is several times cheaper than strftime)."""
+    return from_db(moment).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 # A timestamp field of a response model: read from the database, written as ISO 8601 UTC.

@@ -32,7 +32,7 @@ async def create(db: Database, body: CustomerCreate) -> Customer:
 
 
 async def get(db: Database, caller: Caller, customer_id: str) -> Customer:
-    row = await repository.get(db, customer_id)
+    row = caller.own_record(customer_id) or await repository.get(db, customer_id)
     if row is None:
         raise NotFound(f"customer {customer_id} not found")
     caller.check_owns(str(row["id"]), "customer", customer_id)

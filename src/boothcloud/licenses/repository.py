@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from boothcloud.customers.repository import COLUMNS as CUSTOMER_COLUMNS
 from boothcloud.db.base import Database, Row
 from boothcloud.errors import Conflict, register_constraint
 from boothcloud.licenses.keys import normalize_license_key, secrets_equal
@@ -19,11 +20,12 @@ ACTIVATION_COLUMNS = "id, customer_id, fingerprint, name, created_at, last_valid
 
 
 async def find_by_key(db: Database, key: str) -> Row | None:
-    """The license with this key: looked up by its unique index, then confirmed with a
-    constant-time comparison (the one check both auth and validation rely on)."""
+    """The customer holding this key: looked up by its unique index, then confirmed with a
+    constant-time comparison (the one check both auth and validation rely on). The whole
+    row, so a booth reading its own customer needs no second query."""
     normalized = normalize_license_key(key)
     row = await db.fetch_one(
-        f"SELECT {LICENSE_COLUMNS} FROM customers WHERE license_key = ?", (normalized,)
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE license_key = ?", (normalized,)
     )
     if row is None or not secrets_equal(normalized, str(row["license_key"])):
         return None
