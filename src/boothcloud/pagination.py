@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Query
-from pydantic import BaseModel, Field
 
 from boothcloud.db.base import Row
 from boothcloud.errors import invalid
@@ -24,29 +24,30 @@ CursorQuery = Annotated[
 ]
 
 
-T = TypeVar("T")
+def pack_cursor(values: list[Any]) -> str:
+    """An opaque cursor for a page's last sort key (base64url JSON)."""
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
 
 
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null at the end."
-    )
+def unpack_cursor(cursor: str, valid: Callable[[list[Any]], bool]) -> list[Any]:
+    """The sort key a cursor carries; 422 on `cursor` unless `valid` accepts its shape."""
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or not valid(values):
+            raise ValueError("not a cursor's shape")
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as error:
+        raise invalid("cursor", "not a cursor this API issued") from error
+    return values
 
 
 def encode_cursor(row: Row) -> str:
-    raw = orjson.dumps([row["created_at"], row["id"]])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pack_cursor([row["created_at"], row["id"]])
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, row_id = orjson.loads(base64.urlsafe_b64decode(padded))
-        if not isinstance(created_at, str) or not isinstance(row_id, str):
-            raise ValueError("cursor fields must be strings")
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as error:
-        raise invalid("cursor", "not a cursor this API issued") from error
+    created_at, row_id = unpack_cursor(
+        cursor, lambda v: len(v) == 2 and all(isinstance(x, str) for x in v)
+    )
     return created_at, row_id
 
 
@@ -67,9 +68,11 @@ def keyset(
     return sql, args
 
 
-def page_of(rows: list[Row], limit: int) -> tuple[list[Row], str | None]:
+def page_of(
+    rows: list[Row], limit: int, cursor_of: Callable[[Row], str] = encode_cursor
+) -> tuple[list[Row], str | None]:
     """Split the limit+1 rows a keyset query returned into a page and the next cursor."""
     if len(rows) > limit:
         rows = rows[:limit]
-        return rows, encode_cursor(rows[-1])
+        return rows, cursor_of(rows[-1])
     return rows, None

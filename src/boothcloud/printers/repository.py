@@ -8,14 +8,11 @@ concurrent "make default" requests both succeed and leave exactly one default.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
-import orjson
-
 from boothcloud.db.base import Database, Row, Statement
-from boothcloud.errors import Conflict, invalid, register_constraint
+from boothcloud.errors import Conflict, register_constraint
+from boothcloud.pagination import pack_cursor, page_of, unpack_cursor
 
 register_constraint(
     "printers.customer_id",  # printers_one_default: SQLite names the indexed column
@@ -86,20 +83,14 @@ async def exists(db: Database, printer_id: str, customer_id: str) -> bool:
 
 
 def _encode_cursor(row: Row) -> str:
-    raw = orjson.dumps([1 - int(row["is_default"]), str(row["created_at"]), str(row["id"])])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pack_cursor([1 - int(row["is_default"]), str(row["created_at"]), str(row["id"])])
 
 
 def _decode_cursor(cursor: str) -> list[Any]:
-    try:
-        rank, created_at, row_id = orjson.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        if rank not in (0, 1) or not isinstance(created_at, str) or not isinstance(row_id, str):
-            raise ValueError("bad cursor fields")
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as error:
-        raise invalid("cursor", "not a cursor this API issued") from error
-    return [rank, created_at, row_id]
+    return unpack_cursor(
+        cursor,
+        lambda v: len(v) == 3 and v[0] in (0, 1) and all(isinstance(x, str) for x in v[1:]),
+    )
 
 
 async def page(
@@ -119,10 +110,7 @@ async def page(
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY is_default DESC, created_at, id LIMIT ?"
     rows = await db.fetch_all(sql, [*params, limit + 1])
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, _encode_cursor(rows[-1])
-    return rows, None
+    return page_of(rows, limit, _encode_cursor)
 
 
 async def update(
