@@ -7,7 +7,6 @@ line and exit non-zero; tracebacks are for bugs.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Annotated, ParamSpec, TypeVar
@@ -216,7 +215,3 @@ def customers_list(
             c.id, c.name, c.email, c.license_type, c.license_status, c.created_at.isoformat()
         )
     out().print(table)
-
-
-def main() -> None:  # pragma: no cover - console script entry
-    sys.exit(app())
