@@ -48,7 +48,13 @@ def discover(folder: Path) -> list[Migration]:
 
 
 async def applied(db: Database) -> list[str]:
-    await db.executescript(CREATE_MIGRATIONS_TABLE)
+    """Names recorded so far; a read only (readiness probes call this), so a database
+    that was never migrated simply has none."""
+    exists = await db.fetch_all(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (MIGRATIONS_TABLE,)
+    )
+    if not exists:
+        return []
     rows = await db.fetch_all(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY id")
     return [str(r["name"]) for r in rows]
 
@@ -60,6 +66,7 @@ async def pending(db: Database, folder: Path) -> list[Migration]:
 
 async def migrate(db: Database, folder: Path) -> list[str]:
     """Apply what is pending, one atomic unit per file; return the names applied."""
+    await db.executescript(CREATE_MIGRATIONS_TABLE)
     names: list[str] = []
     for migration in await pending(db, folder):
         script = (
