@@ -6,7 +6,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from boothcloud import jobs
 from boothcloud.backups.routes import router as backups_router
@@ -40,6 +41,27 @@ printers, and database backups.
 `Authorization: License <license key>` (scoped to its own customer).
 **Errors**: RFC 9457 `application/problem+json` everywhere.
 """
+
+
+# Every router of the API, matched in this order (the booths' busiest first; no paths
+# overlap). Tests and the 405 handler walk these rather than the app's route table, whose
+# included-router wrappers are FastAPI internals.
+ROUTERS: tuple[APIRouter, ...] = (
+    customers_router,
+    licenses_router,
+    photos_router,
+    printers_router,
+    payments_router,
+    webhook_router,
+    objects_router,
+    backups_router,
+    health_router,
+)
+
+
+def api_routes() -> list[APIRoute]:
+    """Every route this service declares, with its full path."""
+    return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
 
 
 class PendingMigrations(RuntimeError):
@@ -92,17 +114,6 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
-    # Matched in this order, so the booths' busiest routes come first (no paths overlap).
-    for router in (
-        customers_router,
-        licenses_router,
-        photos_router,
-        printers_router,
-        payments_router,
-        webhook_router,
-        objects_router,
-        backups_router,
-        health_router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
     return app

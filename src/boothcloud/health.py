@@ -7,9 +7,8 @@ from fastapi import APIRouter
 from boothcloud.db.migrate import pending
 from boothcloud.deps import ServicesDep
 from boothcloud.errors import ServiceUnavailable
-from boothcloud.routing import LeanRoute
 
-router = APIRouter(tags=["health"], route_class=LeanRoute)
+router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness: the process answers")

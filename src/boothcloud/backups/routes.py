@@ -11,9 +11,8 @@ from boothcloud.backups.schemas import Backup, BackupList
 from boothcloud.deps import ServicesDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
-from boothcloud.routing import LeanRoute
 
-router = APIRouter(prefix="/api/admin/backups", tags=["backups"], route_class=LeanRoute)
+router = APIRouter(prefix="/api/admin/backups", tags=["backups"])
 
 
 @router.post(

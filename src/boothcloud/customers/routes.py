@@ -14,10 +14,9 @@ from boothcloud.deps import DbDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
 from boothcloud.pagination import CursorQuery, LimitQuery
-from boothcloud.routing import LeanRoute
 from boothcloud.settings import Tier
 
-router = APIRouter(prefix="/api/customers", tags=["customers"], route_class=LeanRoute)
+router = APIRouter(prefix="/api/customers", tags=["customers"])
 
 
 @router.post(

@@ -21,9 +21,8 @@ from boothcloud.licenses.schemas import (
     ValidateResponse,
 )
 from boothcloud.openapi import problems
-from boothcloud.routing import LeanRoute
 
-router = APIRouter(prefix="/api/licenses", tags=["licenses"], route_class=LeanRoute)
+router = APIRouter(prefix="/api/licenses", tags=["licenses"])
 
 
 @router.post(

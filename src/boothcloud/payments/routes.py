@@ -25,11 +25,10 @@ from boothcloud.payments.schemas import (
     WebhookAck,
 )
 from boothcloud.payments.xendit import XenditClient
-from boothcloud.routing import LeanRoute
 from boothcloud.schemas import InputDatetime
 
-router = APIRouter(prefix="/api/payments", tags=["payments"], route_class=LeanRoute)
-webhook_router = APIRouter(prefix="/api/webhooks", tags=["webhooks"], route_class=LeanRoute)
+router = APIRouter(prefix="/api/payments", tags=["payments"])
+webhook_router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
 
 IdempotencyKey = Annotated[
     str | None,

@@ -14,9 +14,8 @@ from boothcloud.openapi import problems
 from boothcloud.pagination import CursorQuery, LimitQuery
 from boothcloud.photos import service
 from boothcloud.photos.schemas import Photo, PhotoCreate, PhotoFilters, PhotoPage, PhotoPatch
-from boothcloud.routing import LeanRoute
 
-router = APIRouter(prefix="/api/photos", tags=["photos"], route_class=LeanRoute)
+router = APIRouter(prefix="/api/photos", tags=["photos"])
 
 
 @router.post(

@@ -16,9 +16,8 @@ from boothcloud.photos import service as photo_service
 from boothcloud.photos.schemas import Photo
 from boothcloud.printers import service
 from boothcloud.printers.schemas import Printer, PrinterCreate, PrinterPage, PrinterPatch
-from boothcloud.routing import LeanRoute
 
-router = APIRouter(prefix="/api/printers", tags=["printers"], route_class=LeanRoute)
+router = APIRouter(prefix="/api/printers", tags=["printers"])
 
 
 @router.post(

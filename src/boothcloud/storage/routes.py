@@ -20,13 +20,12 @@ from fastapi.responses import FileResponse, Response
 from boothcloud.deps import SettingsDep, StoreDep
 from boothcloud.errors import Forbidden, NotFound, PayloadTooLarge
 from boothcloud.openapi import problems
-from boothcloud.routing import LeanRoute
 from boothcloud.storage import ObjectStore
 from boothcloud.storage.keys import InvalidKey
 from boothcloud.storage.local import LocalStore, ObjectTooLarge
 
 OBJECTS_PREFIX = "/objects/"
-router = APIRouter(prefix="/objects", tags=["objects"], route_class=LeanRoute)
+router = APIRouter(prefix="/objects", tags=["objects"])
 
 ExpiresQuery = Annotated[int, Query(description="Unix time after which the URL is refused.")]
 SignatureQuery = Annotated[str, Query(max_length=128, description="HMAC-SHA256, hex.")]
