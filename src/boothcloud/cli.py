@@ -6,25 +6,27 @@ line and exit non-zero; tracebacks are for bugs.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from functools import wraps
-from typing import Annotated, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
 from boothcloud.backups.cli import app as backup_cli
-from boothcloud.db import open_database
-from boothcloud.db.base import Database, IntegrityViolation
-from boothcloud.db.migrate import MigrationError, discover, migrate, pending
-from boothcloud.errors import ProblemError, constraint_error
+from boothcloud.clikit import (
+    CursorOption,
+    JsonOption,
+    LimitOption,
+    friendly,
+    load_settings,
+    out,
+    print_page,
+    with_database,
+)
+from boothcloud.db.migrate import discover, migrate, pending
 from boothcloud.payments.cli import app as payments_cli
 from boothcloud.photos.cli import app as photos_cli
 from boothcloud.printers.cli import app as printers_cli
-from boothcloud.settings import Settings, get_settings
+from boothcloud.settings import get_settings
 
 app = typer.Typer(
     name="boothcloud",
@@ -38,75 +40,6 @@ app.add_typer(payments_cli, name="payments", help="Guest payments through Xendit
 app.add_typer(photos_cli, name="photos", help="Photo log and print status.")
 app.add_typer(printers_cli, name="printers", help="Customers' printers.")
 app.add_typer(backup_cli, name="backup", help="Database backups in the object store.")
-
-
-def out() -> Console:
-    """A console sized when used (tables fit the terminal, or COLUMNS when piped)."""
-    return Console()
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=1)
-
-
-def friendly(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn the errors a user can cause into one line on stderr and exit code 1."""
-
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "input"
-            raise fail(f"{where}: {first['msg']}") from None
-        except ProblemError as error:
-            raise fail(error.detail) from None
-        except IntegrityViolation as error:
-            mapped = constraint_error(error.constraint)
-            raise fail(mapped.detail if mapped else str(error)) from None
-        except (MigrationError, OSError, ValueError) as error:
-            raise fail(str(error)) from None
-
-    return wrapper
-
-
-def load_settings() -> Settings:
-    try:
-        return get_settings()
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise fail(f"invalid settings ({where}): {first['msg']}") from None
-
-
-def with_database(
-    work: Callable[[Database], Awaitable[R]],
-    settings: Settings | None = None,
-    *,
-    require_current: bool = True,
-) -> R:
-    """Run one async unit of CLI work against the configured database."""
-    settings = settings or load_settings()
-
-    async def run() -> R:
-        db = open_database(settings)
-        try:
-            if require_current and (waiting := await pending(db, settings.migrations_path)):
-                raise fail(
-                    f"{len(waiting)} pending migration(s), first {waiting[0].name}: "
-                    "run `boothcloud migrate`"
-                )
-            return await work(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
 
 
 @app.command()
@@ -197,21 +130,27 @@ def customers_create(
 @customers_cli.command("list")
 @friendly
 def customers_list(
-    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    limit: LimitOption = 50,
+    cursor: CursorOption = None,
     license_type: Annotated[str | None, typer.Option()] = None,
     email: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List customers, newest first."""
     from boothcloud.customers import service
+    from boothcloud.customers.schemas import Customer
 
     page = with_database(
         lambda db: service.list_page(
-            db, email=email, license_type=license_type, cursor=None, limit=limit
+            db, email=email, license_type=license_type, cursor=cursor, limit=limit
         )
     )
-    table = Table("id", "name", "email", "tier", "status", "created")
-    for c in page.items:
-        table.add_row(
-            c.id, c.name, c.email, c.license_type, c.license_status, c.created_at.isoformat()
-        )
-    out().print(table)
+    columns: list[tuple[str, Callable[[Customer], object]]] = [
+        ("id", lambda c: c.id),
+        ("name", lambda c: c.name),
+        ("email", lambda c: c.email),
+        ("tier", lambda c: c.license_type),
+        ("status", lambda c: c.license_status),
+        ("created", lambda c: c.created_at),
+    ]
+    print_page(page.items, page.next_cursor, columns, as_json=as_json)

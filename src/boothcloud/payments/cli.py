@@ -6,49 +6,30 @@ Failures print one clear line on stderr and exit 1, never a traceback.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from boothcloud.auth import Caller
-from boothcloud.db import open_database
+from boothcloud.clikit import (
+    OPERATOR,
+    CursorOption,
+    JsonOption,
+    LimitOption,
+    fail,
+    friendly,
+    load_settings,
+    out,
+    print_page,
+    with_database,
+)
 from boothcloud.db.base import Database
-from boothcloud.errors import ProblemError
 from boothcloud.payments import repository, service
 from boothcloud.payments.reconcile import reconcile as run_reconcile
 from boothcloud.payments.schemas import STATUSES, Payment
 from boothcloud.payments.xendit import XenditClient
-from boothcloud.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Payments: list, inspect, reconcile with Xendit.")
-console = Console()
-errors = Console(stderr=True)
-OPERATOR = Caller(kind="operator")
-T = TypeVar("T")
-
-
-def _run(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run `work` against the configured database; any failure is one line and exit 1."""
-
-    async def main() -> T:
-        db = open_database(get_settings())
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    try:
-        return asyncio.run(main())
-    except ProblemError as error:
-        errors.print(f"[red]error:[/red] {error.detail}", highlight=False)
-    except Exception as error:  # a CLI user wants the reason, not a traceback
-        hint = " (run `boothcloud migrate`?)" if "no such" in str(error) else ""
-        errors.print(f"[red]error:[/red] {type(error).__name__}: {error}{hint}", highlight=False)
-    raise typer.Exit(1)
 
 
 def _rupiah(value: int | None) -> str:
@@ -56,19 +37,20 @@ def _rupiah(value: int | None) -> str:
 
 
 @app.command("list")
+@friendly
 def list_payments(
     status: Annotated[str | None, typer.Option(help="pending|processing|completed|failed")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer id.")] = None,
     flagged: Annotated[bool, typer.Option("--flagged", help="Only flagged for review.")] = False,
-    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    limit: LimitOption = 50,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List payments, newest first."""
     if status is not None and status not in STATUSES:
-        errors.print(f"[red]error:[/red] --status must be one of {', '.join(STATUSES)}")
-        raise typer.Exit(2)
-
-    async def work(db: Database) -> list[Payment]:
-        page = await service.list_page(
+        raise typer.BadParameter(f"must be one of {', '.join(STATUSES)}", param_hint="--status")
+    page = with_database(
+        lambda db: service.list_page(
             db,
             OPERATOR,
             status=status,
@@ -76,47 +58,49 @@ def list_payments(
             created_from=None,
             created_to=None,
             flagged=True if flagged else None,
-            cursor=None,
+            cursor=cursor,
             limit=limit,
         )
-        return page.items
-
-    items = _run(work)
-    table = Table(title=f"payments ({len(items)})")
-    for column in ("id", "customer", "amount", "fee", "status", "flag", "created"):
-        table.add_column(column)
-    for p in items:
-        table.add_row(
-            p.id,
-            p.customer_id,
-            _rupiah(p.amount),
-            _rupiah(p.platform_fee),
-            p.status,
-            "!" if p.flagged else "",
-            p.created_at.strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+    )
+    columns: list[tuple[str, Callable[[Payment], object]]] = [
+        ("id", lambda p: p.id),
+        ("customer_id", lambda p: p.customer_id),
+        ("amount", lambda p: _rupiah(p.amount)),
+        ("fee", lambda p: _rupiah(p.platform_fee)),
+        ("status", lambda p: p.status),
+        ("flag", lambda p: "!" if p.flagged else ""),
+        ("created", lambda p: p.created_at.strftime("%Y-%m-%d %H:%M")),
+    ]
+    title = f"payments ({len(page.items)})"
+    print_page(page.items, page.next_cursor, columns, as_json=as_json, title=title)
 
 
 @app.command("show")
-def show(payment_id: str) -> None:
+@friendly
+def show(
+    payment_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the payment as JSON.")] = False,
+) -> None:
     """Show one payment with its Xendit invoice and review state."""
-    payment = _run(lambda db: service.get(db, OPERATOR, payment_id))
-    table = Table(show_header=False, title=payment.id)
+    payment = with_database(lambda db: service.get(db, OPERATOR, payment_id))
+    if as_json:
+        print(payment.model_dump_json(indent=2))
+        return
     for name, value in payment.model_dump(mode="json").items():
-        table.add_row(name, "-" if value is None else str(value))
-    console.print(table)
+        shown = "-" if value is None else value
+        out().print(f"{name:<20} {shown}", highlight=False, soft_wrap=True)
 
 
 @app.command("reconcile")
+@friendly
 def reconcile() -> None:
     """Ask Xendit about stale pending payments and apply what it says."""
-    settings = get_settings()
+    settings = load_settings()
     client = XenditClient.from_settings(settings)
     if client is None:
-        errors.print("[yellow]warning:[/yellow] no Xendit key: only expiring payments past expiry")
-    report = _run(lambda db: run_reconcile(db, settings, client))
-    console.print(
+        typer.echo("warning: no Xendit key: only expiring payments past expiry", err=True)
+    report = with_database(lambda db: run_reconcile(db, settings, client), settings)
+    out().print(
         f"checked {report.checked}: {report.completed} completed, {report.failed} failed, "
         f"{report.flagged} flagged, {report.unchanged} unchanged, {report.errors} errors"
     )
@@ -125,6 +109,7 @@ def reconcile() -> None:
 
 
 @app.command("set-sub-account")
+@friendly
 def set_sub_account(
     customer_id: str,
     user_id: Annotated[
@@ -136,7 +121,6 @@ def set_sub_account(
     async def work(db: Database) -> bool:
         return await repository.set_sub_account(db, customer_id, user_id)
 
-    if not _run(work):
-        errors.print(f"[red]error:[/red] customer {customer_id} not found")
-        raise typer.Exit(1)
-    console.print(f"customer {customer_id}: sub-account {user_id or '(none)'}")
+    if not with_database(work):
+        raise fail(f"customer {customer_id} not found")
+    out().print(f"customer {customer_id}: sub-account {user_id or '(none)'}")

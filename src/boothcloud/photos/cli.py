@@ -2,47 +2,39 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
 
-from boothcloud.auth import Caller
-from boothcloud.db import open_database
-from boothcloud.db.base import Database
-from boothcloud.settings import get_settings
+from boothcloud.clikit import (
+    OPERATOR,
+    CursorOption,
+    JsonOption,
+    LimitOption,
+    friendly,
+    load_settings,
+    out,
+    print_page,
+    with_database,
+)
+from boothcloud.photos.schemas import Photo
 
 app = typer.Typer(no_args_is_help=True)
-console = Console()
-OPERATOR = Caller(kind="operator")
-T = TypeVar("T")
-
-
-def run_with_db(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the configured database, run one unit of async work, close it."""
-
-    async def run() -> T:
-        db = open_database(get_settings())
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(run())
 
 
 @app.command("list")
+@friendly
 def list_photos(
     customer_id: Annotated[str | None, typer.Option(help="Only this customer's photos.")] = None,
     status: Annotated[
         str | None, typer.Option(help="pending, printing, completed or failed.")
     ] = None,
     printer_id: Annotated[str | None, typer.Option(help="Only photos for this printer.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    limit: LimitOption = 50,
+    cursor: CursorOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List photos, newest first."""
     from boothcloud.photos import service
@@ -52,28 +44,28 @@ def list_photos(
         filters = PhotoFilters.model_validate({"print_status": status, "printer_id": printer_id})
     except ValidationError as error:
         raise typer.BadParameter(error.errors()[0]["msg"], param_hint="--status") from None
-    page = run_with_db(
+    page = with_database(
         lambda db: service.list_page(
-            db, OPERATOR, customer_id=customer_id, filters=filters, cursor=None, limit=limit
+            db, OPERATOR, customer_id=customer_id, filters=filters, cursor=cursor, limit=limit
         )
     )
-    table = Table("id", "customer", "status", "printer", "r2_key", "created")
-    for p in page.items:
-        table.add_row(
-            p.id,
-            p.customer_id,
-            p.print_status,
-            p.printer_id or "-",
-            p.r2_key,
-            p.created_at.isoformat(),
-        )
-    console.print(table)
+    columns: list[tuple[str, Callable[[Photo], object]]] = [
+        ("id", lambda p: p.id),
+        ("customer_id", lambda p: p.customer_id),
+        ("status", lambda p: p.print_status),
+        ("printer_id", lambda p: p.printer_id),
+        ("r2_key", lambda p: p.r2_key),
+        ("created", lambda p: p.created_at),
+    ]
+    print_page(page.items, page.next_cursor, columns, as_json=as_json)
 
 
 @app.command("requeue-stuck")
+@friendly
 def requeue_stuck() -> None:
     """Send prints stuck in `printing` (past print_stuck_after_seconds) back to pending."""
     from boothcloud.photos import service
 
-    moved = run_with_db(lambda db: service.requeue_stuck(db, get_settings()))
-    console.print(f"requeued {moved} photo(s)")
+    settings = load_settings()
+    moved = with_database(lambda db: service.requeue_stuck(db, settings), settings)
+    out().print(f"requeued {moved} photo(s)")
