@@ -1,0 +1,106 @@
+"""The README's tour, run literally: every ```sh tour block, in order, in one bash.
+
+It runs against `boothcloud serve` as a user starts it (a real process on the embedded
+default, development settings) and the local Xendit test server delivering callbacks, so
+a README that drifts from what runs fails here. Afterwards the API must show what the
+tour's comments promise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fakes.xendit_server import SECRET_KEY, RunningFake
+from tests.live import free_port
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+DEV_ADMIN = {"Authorization": "Bearer dev-admin-token"}
+# The smallest JPEG header the tour's upload needs; the server keeps the bytes as sent.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8 + b"\xff\xd9"
+
+
+def tour_blocks(text: str) -> list[str]:
+    return re.findall(r"^```sh tour\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    running = RunningFake()
+    fake = running.start()
+    port = free_port()
+    fake.webhook_url = f"http://127.0.0.1:{port}/api/webhooks/xendit"
+    fake.callback_token = "dev-xendit-callback-token"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BOOTHCLOUD_")},
+        "BOOTHCLOUD_DATA_DIR": str(tmp_path / "data"),
+        "BOOTHCLOUD_XENDIT_SECRET_KEY": SECRET_KEY,
+        "BOOTHCLOUD_XENDIT_BASE_URL": fake.url,
+    }
+    command = [sys.executable, "-m", "boothcloud", "serve", "--migrate", "--port", str(port)]
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp_path / "serve.log").read_text())
+            time.sleep(0.2)
+        yield url, fake.url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+        running.stop()
+
+
+def test_readme_has_a_tour() -> None:
+    blocks = tour_blocks(README.read_text())
+    assert len(blocks) >= 4
+    assert any("license-key" in block for block in blocks)
+
+
+def test_the_tour_runs_as_written(served: tuple[str, str], tmp_path: Path) -> None:
+    base, xendit = served
+    work = tmp_path / "tour"
+    work.mkdir()
+    (work / "photo.jpg").write_bytes(JPEG)
+    script = "set -euo pipefail\n" + "\n".join(tour_blocks(README.read_text()))
+    env = {**os.environ, "BASE": base, "XENDIT": xendit}
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+
+    # What the tour's comments promise, read back through the API.
+    with httpx.Client(base_url=base, headers=DEV_ADMIN) as http:
+        [customer] = http.get("/api/customers").json()["items"]
+        assert customer["license_type"] == "pro"
+        [payment] = http.get("/api/payments").json()["items"]
+        assert (payment["status"], payment["platform_fee"], payment["net_amount"]) == (
+            "completed",
+            750,
+            24250,
+        )
+        [photo] = http.get("/api/photos").json()["items"]
+        assert photo["print_status"] == "completed"
+        assert photo["uploaded_at"] is not None
+        assert len(http.get("/api/admin/backups").json()["items"]) == 1
+        old_key_answer = re.search(r'"code":\s*"NOT_FOUND"', done.stdout)
+        assert old_key_answer, "validating the rotated-away key must say NOT_FOUND"
+    assert (work / "print.jpg").read_bytes() == JPEG
+    assert (work / "boothcloud-public-key.pem").read_text().startswith("-----BEGIN PUBLIC KEY")
