@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from boothcloud import jobs
+from boothcloud.apidocs import install_docs
 from boothcloud.backups.routes import router as backups_router
 from boothcloud.customers.routes import router as customers_router
 from boothcloud.db import open_database
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the package by install_docs, not from a CDN
+        redoc_url=None,
     )
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
@@ -105,4 +108,5 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
         health_router,
     ):
         app.include_router(router)
+    install_docs(app)
     return app
