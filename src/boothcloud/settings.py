@@ -20,6 +20,9 @@ DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - documented development defau
 DEV_CALLBACK_TOKEN = "dev-xendit-callback-token"  # noqa: S105
 DEV_SIGNING_SECRET = "dev-url-signing-secret"  # noqa: S105
 PLACEHOLDERS = {DEV_ADMIN_TOKEN, DEV_CALLBACK_TOKEN, DEV_SIGNING_SECRET, "changethis", ""}
+# Shipped inside the package (wheel package data), so an installed boothcloud migrates with
+# no source tree; d1/wrangler.toml's migrations_dir points at the same folder.
+PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 class FeePolicy(BaseModel):
@@ -66,7 +69,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_backend: Literal["sqlite", "d1"] = "sqlite"
     database_path: Path | None = None  # default: {data_dir}/boothcloud.db
-    migrations_dir: Path | None = None  # default: the repository's migrations/
+    migrations_dir: Path | None = None  # default: PACKAGED_MIGRATIONS
     # D1 through the bridge worker (see d1/): its URL and bearer token.
     d1_url: str | None = None
     d1_token: SecretStr | None = None
@@ -143,9 +146,7 @@ class Settings(BaseSettings):
 
     @property
     def migrations_path(self) -> Path:
-        if self.migrations_dir is not None:
-            return self.migrations_dir
-        return Path(__file__).resolve().parents[2] / "migrations"
+        return self.migrations_dir or PACKAGED_MIGRATIONS
 
     @property
     def base_url(self) -> str:
