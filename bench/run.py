@@ -59,6 +59,7 @@ from boothcloud.db.migrate import migrate  # noqa: E402
 from boothcloud.db.sqlite import SQLiteDatabase  # noqa: E402
 from boothcloud.ids import new_id, uuid7  # noqa: E402
 from boothcloud.licenses.keys import generate_license_key  # noqa: E402
+from boothcloud.settings import PACKAGED_MIGRATIONS  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def build_database(path: Path, work: Path, args: argparse.Namespace) -> Dataset:
     async def apply_migrations() -> list[str]:
         database = SQLiteDatabase(path)
         try:
-            return await migrate(database, ROOT / "migrations")
+            return await migrate(database, PACKAGED_MIGRATIONS)
         finally:
             await database.close()
 
@@ -383,7 +384,7 @@ def boothcloud_server(work: Path, db: Path, args: argparse.Namespace, secret: st
         "BOOTHCLOUD_URL_SIGNING_SECRET": secret,
         "BOOTHCLOUD_DATA_DIR": str(home / "data"),
         "BOOTHCLOUD_DATABASE_PATH": str(db),
-        "BOOTHCLOUD_MIGRATIONS_DIR": str(ROOT / "migrations"),
+        "BOOTHCLOUD_MIGRATIONS_DIR": str(PACKAGED_MIGRATIONS),
         "BOOTHCLOUD_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "BOOTHCLOUD_VALIDATE_RATE_LIMIT_PER_MINUTE": "1000000000",
         "BOOTHCLOUD_BACKUP_ENABLED": "false",

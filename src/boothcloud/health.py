@@ -1,6 +1,12 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes for load balancers and orchestrators.
+
+Both answer HEAD as well as GET (one endpoint, two documented operations): many probes
+(and `curl -I`) send HEAD, and a 405 there reads as "down".
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 
@@ -9,17 +15,22 @@ from boothcloud.deps import ServicesDep
 from boothcloud.errors import ServiceUnavailable
 
 router = APIRouter(tags=["health"])
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Not ready", "content": {"application/problem+json": {}}}
+}
 
 
+@router.head("/healthz", summary="Liveness, headers only")
 @router.get("/healthz", summary="Liveness: the process answers")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.head("/readyz", summary="Readiness, headers only", responses=NOT_READY)
 @router.get(
     "/readyz",
     summary="Readiness: database reachable and migrations current",
-    responses={503: {"description": "Not ready", "content": {"application/problem+json": {}}}},
+    responses=NOT_READY,
 )
 async def readyz(services: ServicesDep) -> dict[str, str]:
     try:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self, cast
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Tier = Literal["starter", "pro", "enterprise"]
@@ -20,6 +20,10 @@ DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - documented development defau
 DEV_CALLBACK_TOKEN = "dev-xendit-callback-token"  # noqa: S105
 DEV_SIGNING_SECRET = "dev-url-signing-secret"  # noqa: S105
 PLACEHOLDERS = {DEV_ADMIN_TOKEN, DEV_CALLBACK_TOKEN, DEV_SIGNING_SECRET, "changethis", ""}
+MIN_SECRET_LENGTH = 32  # production refuses shorter admin/callback tokens and signing secrets
+# Shipped inside the package (wheel package data), so an installed boothcloud migrates with
+# no source tree; d1/wrangler.toml's migrations_dir points at the same folder.
+PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 class FeePolicy(BaseModel):
@@ -39,6 +43,19 @@ def _default_fees() -> dict[Tier, FeePolicy]:
 
 def _default_device_limits() -> dict[Tier, int | None]:
     return {"starter": 1, "pro": 3, "enterprise": None}
+
+
+def _known_tiers(value: object, setting: str) -> dict[Tier, Any]:
+    """A tier map as given, refused when it names a tier that does not exist."""
+    if not isinstance(value, dict):
+        raise ValueError(f"BOOTHCLOUD_{setting.upper()} must be a JSON object keyed by tier")
+    unknown = sorted(str(name) for name in value if name not in TIERS)
+    if unknown:
+        raise ValueError(
+            f"BOOTHCLOUD_{setting.upper()} names unknown tier(s) {', '.join(unknown)}; "
+            f"the tiers are {', '.join(TIERS)}"
+        )
+    return cast(dict[Tier, Any], value)
 
 
 class Settings(BaseSettings):
@@ -66,7 +83,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_backend: Literal["sqlite", "d1"] = "sqlite"
     database_path: Path | None = None  # default: {data_dir}/boothcloud.db
-    migrations_dir: Path | None = None  # default: the repository's migrations/
+    migrations_dir: Path | None = None  # default: PACKAGED_MIGRATIONS
     # D1 through the bridge worker (see d1/): its URL and bearer token.
     d1_url: str | None = None
     d1_token: SecretStr | None = None
@@ -115,14 +132,39 @@ class Settings(BaseSettings):
     backup_cron: str = "0 3 * * 0"  # Sundays 03:00 UTC
     backup_retention: int = Field(default=8, ge=1)
 
+    # A partial tier map is merged over the defaults (a tier left out keeps its default, and
+    # in the fee policy a field left out keeps the tier's default): setting one tier never
+    # drops the others. See docs/decisions.md.
+    @field_validator("tier_device_limits", mode="before")
+    @classmethod
+    def _merge_device_limits(cls, value: object) -> dict[Tier, Any]:
+        return {**_default_device_limits(), **_known_tiers(value, "tier_device_limits")}
+
+    @field_validator("fee_policy", mode="before")
+    @classmethod
+    def _merge_fee_policy(cls, value: object) -> dict[Tier, Any]:
+        merged: dict[Tier, Any] = dict(_default_fees())
+        for tier, given in _known_tiers(value, "fee_policy").items():
+            if isinstance(given, FeePolicy):
+                given = given.model_dump()
+            merged[tier] = (
+                {**merged[tier].model_dump(), **given} if isinstance(given, dict) else given
+            )
+        return merged
+
     @model_validator(mode="after")
-    def _refuse_placeholders_outside_development(self) -> Self:
+    def _refuse_weak_secrets_in_production(self) -> Self:
         if self.environment == "production":
             for name in ("admin_token", "xendit_callback_token", "url_signing_secret"):
                 secret: SecretStr = getattr(self, name)
                 if secret.get_secret_value() in PLACEHOLDERS:
                     raise ValueError(
                         f"BOOTHCLOUD_{name.upper()} must be set to a real secret in production"
+                    )
+                if len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
+                    raise ValueError(
+                        f"BOOTHCLOUD_{name.upper()} must be at least {MIN_SECRET_LENGTH} "
+                        "characters in production (for example `openssl rand -hex 32`)"
                     )
         if self.payment_min_amount > self.payment_max_amount:
             raise ValueError("payment_min_amount must not exceed payment_max_amount")
@@ -143,9 +185,7 @@ class Settings(BaseSettings):
 
     @property
     def migrations_path(self) -> Path:
-        if self.migrations_dir is not None:
-            return self.migrations_dir
-        return Path(__file__).resolve().parents[2] / "migrations"
+        return self.migrations_dir or PACKAGED_MIGRATIONS
 
     @property
     def base_url(self) -> str:

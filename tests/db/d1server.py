@@ -1,7 +1,7 @@
 """A real local D1: wrangler (pinned in d1/package.json) runs the bridge Worker on loopback.
 
 `start_bridge()` installs wrangler with `npm ci` when d1/node_modules is missing, applies
-`migrations/` with `wrangler d1 migrations apply --local` into a fresh persistence folder,
+the packaged migrations with `wrangler d1 migrations apply --local` into a fresh persistence folder,
 then runs `wrangler dev --local` on a free loopback port with a random bearer token and
 waits for it. Nothing here talks to Cloudflare: metrics, error reports and `request.cf`
 fetching are off, and everything is `--local`.
@@ -26,9 +26,11 @@ from typing import Any
 
 import httpx
 
+from boothcloud.settings import PACKAGED_MIGRATIONS
+
 REPO = Path(__file__).resolve().parents[2]
 D1_DIR = REPO / "d1"
-MIGRATIONS = REPO / "migrations"
+MIGRATIONS = PACKAGED_MIGRATIONS
 DATABASE = "photobooth-db"
 WRANGLER = D1_DIR / "node_modules" / ".bin" / "wrangler"
 READY_TIMEOUT = 90.0

@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import base64
 import json
+import multiprocessing
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from boothcloud.licenses.certificates import InvalidCertificate, verify_certificate
-from tests.conftest import ADMIN, create_customer, license_auth
+from boothcloud.app import create_app
+from boothcloud.licenses.certificates import (
+    CertificateSigner,
+    InvalidCertificate,
+    SigningKeyError,
+    verify_certificate,
+)
+from tests.conftest import ADMIN, create_customer, license_auth, make_settings
 
 
 def b64decode(part: str) -> bytes:
@@ -94,10 +105,7 @@ async def test_certificate_never_outlives_the_license(client: httpx.AsyncClient)
     assert claims["grace_until"] == int((license_end + timedelta(days=7)).timestamp())
 
 
-async def test_signing_key_persists_across_restarts(tmp_path: Any) -> None:
-    from boothcloud.app import create_app
-    from tests.conftest import make_settings
-
+async def test_signing_key_persists_across_restarts(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "data")
     pems = []
     for _ in range(2):
@@ -106,3 +114,88 @@ async def test_signing_key_persists_across_restarts(tmp_path: Any) -> None:
             pems.append(app.state.services.signer.public_key_pem())
     assert pems[0] == pems[1]
     assert (settings.signing_key_path.stat().st_mode & 0o777) == 0o600
+
+
+def _start_worker(key_path: str, barrier: Any, results: Any) -> None:
+    """One server worker's start-up, in its own process.
+
+    Every worker passes the "is there a key?" check before any of them goes on (the
+    barrier), which is the interleaving `--workers 2` on a fresh folder hit by chance.
+    """
+    import pathlib
+
+    from boothcloud.licenses.certificates import CertificateSigner
+    from tests.conftest import make_settings
+
+    real_exists = pathlib.Path.exists
+
+    def exists_then_wait(self: pathlib.Path, *args: Any, **kwargs: Any) -> bool:
+        found = real_exists(self, *args, **kwargs)
+        if str(self) == key_path:
+            barrier.wait(timeout=60)
+        return found
+
+    pathlib.Path.exists = exists_then_wait  # type: ignore[method-assign]
+    settings = make_settings(pathlib.Path(key_path).parent, license_signing_key_path=key_path)
+    try:
+        results.put(CertificateSigner.load_or_create(settings).public_key_pem())
+    except Exception as error:
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def test_workers_starting_together_create_one_key(tmp_path: Path) -> None:
+    workers = 4
+    key_path = tmp_path / "data" / "license_signing_key.pem"
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(workers), context.Queue()
+    processes = [
+        context.Process(target=_start_worker, args=(str(key_path), barrier, results))
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    answers = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    assert all(a.startswith("-----BEGIN PUBLIC KEY-----") for a in answers), answers
+    assert len(set(answers)) == 1
+    assert (
+        CertificateSigner.load_or_create(make_settings(tmp_path / "data")).public_key_pem()
+        == (answers[0])
+    )
+    assert [p.name for p in key_path.parent.iterdir()] == [key_path.name]  # no temp files
+    assert (key_path.stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\x00\x17garbage",
+        b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI",  # cut off mid-write
+    ],
+    ids=["empty", "garbage", "truncated"],
+)
+async def test_damaged_key_file_is_refused_and_kept(tmp_path: Path, content: bytes) -> None:
+    settings = make_settings(tmp_path / "data")
+    settings.signing_key_path.parent.mkdir(parents=True)
+    settings.signing_key_path.write_bytes(content)
+    app = create_app(settings, apply_migrations=True)
+    with pytest.raises(SigningKeyError, match=re.escape(str(settings.signing_key_path))):
+        async with app.router.lifespan_context(app):
+            pass
+    assert settings.signing_key_path.read_bytes() == content  # never silently replaced
+
+
+def test_key_of_another_kind_is_refused(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    settings.signing_key_path.parent.mkdir(parents=True)
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    settings.signing_key_path.write_bytes(other)
+    with pytest.raises(SigningKeyError, match="is not an Ed25519 private key") as raised:
+        CertificateSigner.load_or_create(settings)
+    assert str(settings.signing_key_path) in str(raised.value)

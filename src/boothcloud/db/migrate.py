@@ -1,4 +1,4 @@
-"""Apply `migrations/NNNN_name.sql` in order, recorded exactly as wrangler records them.
+"""Apply `boothcloud/migrations/NNNN_name.sql` in order, recorded exactly as wrangler records them.
 
 `wrangler d1 migrations apply` keeps a `d1_migrations(id, name, applied_at)` table and
 stores each file's name (with `.sql`). Using the same table means one folder of migrations

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -40,30 +41,72 @@ class InvalidCertificate(Exception):
     """The certificate's format or signature does not check out."""
 
 
+class SigningKeyError(ValueError):
+    """The signing key file exists but cannot be used; the message names the file."""
+
+
+def _create_once(path: Path) -> None:
+    """Put a new key at `path` unless another process got there first (see load_or_create)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:  # mkstemp: mode 0600
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return  # another worker's key is in place, complete: use that one
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the new name survives a power loss
+        finally:
+            os.close(folder)
+    finally:
+        os.unlink(temporary)
+
+
+def _load(path: Path) -> Ed25519PrivateKey:
+    data = path.read_bytes()
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        raise SigningKeyError(
+            f"license signing key {path} is damaged ({len(data)} bytes, not an unencrypted "
+            "PEM private key): restore it from a backup. boothcloud never replaces it, "
+            "because booths hold certificates it signed; delete it only to start a new "
+            "deployment."
+        ) from error
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningKeyError(f"license signing key {path} is not an Ed25519 private key")
+    return key
+
+
 @dataclass(frozen=True, slots=True)
 class CertificateSigner:
     private_key: Ed25519PrivateKey
 
     @classmethod
     def load_or_create(cls, settings: Settings) -> CertificateSigner:
-        """Load the PEM key, or create one (mode 0600) on first start."""
+        """Load the PEM key, creating it once, atomically, on the first start.
+
+        Every worker of a fresh deployment starts here at the same moment. Each that finds
+        no key writes a complete one to its own temporary file in the same folder, fsyncs
+        it and `os.link`s it to the final name; the link fails when the name exists, so
+        exactly one key wins, every other worker reads the winner's, and a crash leaves at
+        most a stray temporary file, never a partial key. An existing key file that does
+        not load is refused, never replaced: it signed certificates booths still hold.
+        """
         path: Path = settings.signing_key_path
-        if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, Ed25519PrivateKey):
-                raise ValueError(f"{path} is not an Ed25519 private key")
-            return cls(key)
-        key = Ed25519PrivateKey.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        return cls(key)
+        if not path.exists():
+            _create_once(path)
+        return cls(_load(path))
 
     def public_key_pem(self) -> str:
         return (

@@ -1,0 +1,101 @@
+"""`pip install boothcloud` as a user gets it: a wheel in a fresh venv, no source tree.
+
+Builds the wheel from a copy of the sources (so no `build/` folder is left in, or reused
+from, the checkout), installs it with its dependencies into a new virtualenv, then runs
+`boothcloud migrate` and `boothcloud serve` from an unrelated folder: the migrations and
+the Swagger UI assets must come from the installed package. Part of the normal suite (CI):
+the pip cache keeps the install short.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.live import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALL_TIMEOUT = 480
+
+
+def _run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `bin/` folder of a fresh venv with only the built wheel (and its deps) installed."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    source.mkdir()
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    dist = root / "dist"
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
+        timeout=INSTALL_TIMEOUT,
+    )
+    (wheel,) = dist.glob("boothcloud-*.whl")
+    shipped = zipfile.ZipFile(wheel).namelist()
+    expected = sorted(p.name for p in (REPO / "src/boothcloud/migrations").glob("*.sql"))
+    assert sorted(Path(n).name for n in shipped if "/migrations/" in n) == expected
+    venv = root / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], timeout=120)
+    _run(
+        [str(venv / "bin/python"), "-m", "pip", "install", "-q", str(wheel)],
+        timeout=INSTALL_TIMEOUT,
+    )
+    return venv / "bin"
+
+
+def _clean_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOTHCLOUD_", "PYTHON"))}
+    return env | {"BOOTHCLOUD_DATA_DIR": str(home / "data"), "BOOTHCLOUD_BACKUP_ENABLED": "false"}
+
+
+def test_wheel_migrates_and_serves_without_a_source_tree(installed: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "unrelated"
+    elsewhere.mkdir()
+    env = _clean_env(elsewhere)
+    migrated = _run([str(installed / "boothcloud"), "migrate"], cwd=elsewhere, env=env, timeout=120)
+    assert "0001_init.sql" in migrated.stdout + migrated.stderr
+    port = free_port()
+    process = subprocess.Popen(
+        [str(installed / "boothcloud"), "serve", "--port", str(port)],
+        cwd=elsewhere,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                ready = httpx.get(f"{url}/readyz")
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    output = process.stdout.read().decode() if process.stdout else ""
+                    raise AssertionError(f"serve did not start:\n{output}") from None
+                time.sleep(0.2)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["migrations"] == "current"
+        docs = httpx.get(f"{url}/docs")
+        assert docs.status_code == 200
+        assert httpx.get(f"{url}/docs/assets/swagger-ui-bundle.js").status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
