@@ -42,6 +42,9 @@ def list_photos(
         str | None, typer.Option(help="pending, printing, completed or failed.")
     ] = None,
     printer_id: Annotated[str | None, typer.Option(help="Only photos for this printer.")] = None,
+    uploaded: Annotated[
+        bool | None, typer.Option("--uploaded/--not-uploaded", help="By upload state.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
 ) -> None:
     """List photos, newest first."""
@@ -49,7 +52,9 @@ def list_photos(
     from boothcloud.photos.schemas import PhotoFilters
 
     try:
-        filters = PhotoFilters.model_validate({"print_status": status, "printer_id": printer_id})
+        filters = PhotoFilters.model_validate(
+            {"print_status": status, "printer_id": printer_id, "uploaded": uploaded}
+        )
     except ValidationError as error:
         raise typer.BadParameter(error.errors()[0]["msg"], param_hint="--status") from None
     page = run_with_db(
@@ -57,7 +62,7 @@ def list_photos(
             db, OPERATOR, customer_id=customer_id, filters=filters, cursor=None, limit=limit
         )
     )
-    table = Table("id", "customer", "status", "printer", "r2_key", "created")
+    table = Table("id", "customer", "status", "printer", "r2_key", "created", "uploaded")
     for p in page.items:
         table.add_row(
             p.id,
@@ -66,6 +71,7 @@ def list_photos(
             p.printer_id or "-",
             p.r2_key,
             p.created_at.isoformat(),
+            p.uploaded_at.isoformat() if p.uploaded_at else "-",
         )
     console.print(table)
 
