@@ -130,3 +130,29 @@ async def test_local_put_of_a_photo_is_checked_before_it_lands(
     assert refused.json()["code"] == code
     assert await backend.store.head(photo["r2_key"]) is None  # nothing written
     assert (await backend.api.post(claim, headers=booth)).status_code == 204
+
+    assert (await backend.http.put(photo["upload_url"], content=JPEG)).status_code == 200
+    first = (await backend.api.get(f"/api/photos/{photo['id']}", headers=booth)).json()
+    again = await backend.http.put(photo["upload_url"], content=data, headers=headers)
+    assert again.status_code == 422  # refused before it replaces the good object
+    assert await backend.store.get(photo["r2_key"]) == JPEG
+    later = (await backend.api.get(f"/api/photos/{photo['id']}", headers=booth)).json()
+    assert (later["uploaded_at"], later["object_size"]) == (first["uploaded_at"], len(JPEG))
+    assert (await backend.api.post(claim, headers=booth)).json()["id"] == photo["id"]
+
+
+async def test_local_put_again_records_the_new_object(backend: Backend) -> None:
+    if backend.name != "local":
+        pytest.skip("the local store's own PUT")
+    _, booth, _ = await _booth(backend)
+    photo = (await backend.api.post("/api/photos", json={}, headers=booth)).json()
+    await backend.http.put(photo["upload_url"], content=JPEG)
+    first = (await backend.api.get(f"/api/photos/{photo['id']}", headers=booth)).json()
+    png = b"\x89PNG" + bytes(100)
+    replaced = await backend.http.put(
+        photo["upload_url"], content=png, headers={"Content-Type": "image/png"}
+    )
+    assert replaced.status_code == 200
+    later = (await backend.api.get(f"/api/photos/{photo['id']}", headers=booth)).json()
+    assert later["uploaded_at"] == first["uploaded_at"]  # the first upload's time stays
+    assert (later["object_size"], later["content_type"]) == (len(png), "image/png")
