@@ -6,6 +6,9 @@ from typing import Any
 
 import httpx
 
+# A few bytes are enough: the server checks size and type, not the picture.
+JPEG = b"\xff\xd8\xff\xe0 test photo \xff\xd9"
+
 
 async def add_printer(
     client: httpx.AsyncClient, headers: dict[str, str], name: str = "Printer", **fields: Any
@@ -18,9 +21,16 @@ async def add_printer(
 
 
 async def add_photo(
-    client: httpx.AsyncClient, headers: dict[str, str], **fields: Any
+    client: httpx.AsyncClient, headers: dict[str, str], *, uploaded: bool = True, **fields: Any
 ) -> dict[str, Any]:
+    """Log a photo and, when the server chose its key and `uploaded`, upload its bytes to
+    the presigned URL (the local store, served by the app: that marks it uploaded)."""
     response = await client.post("/api/photos", json=fields, headers=headers)
     assert response.status_code == 201, response.text
     photo: dict[str, Any] = response.json()
+    if uploaded and photo["upload_url"]:
+        put = await client.put(
+            photo["upload_url"], content=JPEG, headers={"Content-Type": "image/jpeg"}
+        )
+        assert put.status_code == 200, put.text
     return photo

@@ -7,13 +7,14 @@ import asyncio
 import re
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from boothcloud.deps import Services
 from tests.conftest import ADMIN, create_customer, license_auth
-from tests.photos.helpers import add_photo, add_printer
+from tests.photos.helpers import JPEG, add_photo, add_printer
 
 
 async def test_server_chooses_the_key_and_an_upload_url(
@@ -215,3 +216,125 @@ async def test_another_customers_photo_is_404(
     assert (await client.get(path, headers=ADMIN)).status_code == 200
     assert (await client.get("/api/photos/not-a-uuid", headers=booth)).status_code == 404
     assert (await client.get(path)).status_code == 401
+
+
+async def test_list_filters_by_upload(client: httpx.AsyncClient, booth: dict[str, str]) -> None:
+    done = await add_photo(client, booth)
+    waiting = await add_photo(client, booth, uploaded=False)
+
+    async def ids(**params: Any) -> list[str]:
+        page = await client.get("/api/photos", params=params, headers=booth)
+        assert page.status_code == 200, page.text
+        return [p["id"] for p in page.json()["items"]]
+
+    assert await ids(uploaded="true") == [done["id"]]
+    assert await ids(uploaded="false") == [waiting["id"]]
+    assert sorted(await ids()) == sorted([done["id"], waiting["id"]])
+    listed = (await client.get("/api/photos", headers=booth)).json()["items"]
+    assert {p["id"]: p["uploaded_at"] is not None for p in listed} == {
+        done["id"]: True,
+        waiting["id"]: False,
+    }
+    bad = await client.get("/api/photos", params={"uploaded": "maybe"}, headers=booth)
+    assert bad.status_code == 422
+
+
+async def test_the_claim_uses_the_claimable_index(app: Any) -> None:
+    """The claim reads only photos waiting with their bytes (migration 0005's partial
+    index), not every pending photo of the customer."""
+    from boothcloud.photos.repository import claim_statement
+
+    statement = claim_statement("prt_x", "cus_x")
+    plan = await app.state.services.db.fetch_all(
+        "EXPLAIN QUERY PLAN " + statement.sql, statement.params
+    )
+    assert any("photos_claimable" in str(row["detail"]) for row in plan), plan
+
+
+async def test_another_customers_photo_cannot_be_reached(
+    client: httpx.AsyncClient, booth: dict[str, str]
+) -> None:
+    """Booth A against booth B's photo, through every photo route and B's object URLs:
+    the same answer, byte for byte, as for an id (or key) that exists nowhere; and B's
+    photo is unchanged afterwards. A taken id answers A exactly as A reusing its own id
+    with another body does, so A cannot tell whose it is."""
+    other = await create_customer(client)
+    b_booth = license_auth(other["license_key"])
+    b_printer = await add_printer(client, b_booth)
+    theirs = await add_photo(client, b_booth)
+    b_waiting = await add_photo(client, b_booth, uploaded=False)
+    before = (await client.get(f"/api/photos/{theirs['id']}", headers=ADMIN)).json()
+    own_printer = await add_printer(client, booth)
+    unknown = str(uuid.uuid4())
+
+    async def same_as_unknown(method: str, path: str, body: Any = None) -> None:
+        for target in (theirs["id"], b_waiting["id"]):
+            kwargs: dict[str, Any] = {"headers": booth}
+            if body is not None:
+                kwargs["json"] = body
+            foreign = await client.request(method, path.format(target), **kwargs)
+            nowhere = await client.request(method, path.format(unknown), **kwargs)
+            assert foreign.status_code in (403, 404), foreign.text
+            assert foreign.status_code == nowhere.status_code
+            assert foreign.content == nowhere.content.replace(unknown.encode(), target.encode())
+            assert foreign.headers["content-type"] == nowhere.headers["content-type"]
+
+    await same_as_unknown("GET", "/api/photos/{}")
+    await same_as_unknown("PATCH", "/api/photos/{}", {"print_status": "printing"})
+    await same_as_unknown("PATCH", "/api/photos/{}", {"printer_id": own_printer["id"]})
+    await same_as_unknown("PATCH", "/api/photos/{}", {"printer_id": None})
+    await same_as_unknown("DELETE", "/api/photos/{}")
+    await same_as_unknown("POST", "/api/photos/{}/uploaded")
+
+    # Squatting: B's id (even with B's very body) answers as A's own id reused.
+    mine = await add_photo(client, booth, id=str(uuid.uuid4()))
+    reused = await client.post(
+        "/api/photos", json={"id": mine["id"], "printer_id": own_printer["id"]}, headers=booth
+    )
+    assert reused.status_code == 409
+    for body in ({"id": theirs["id"]}, {"id": theirs["id"], "printer_id": own_printer["id"]}):
+        squat = await client.post("/api/photos", json=body, headers=booth)
+        assert squat.status_code == 409
+        assert squat.content == reused.content.replace(mine["id"].encode(), theirs["id"].encode())
+
+    # The queue: A's claims never hand out B's photo; B's printer is an unknown one to A.
+    assert (await client.post(f"/api/printers/{own_printer['id']}/claim", headers=booth)).json()[
+        "id"
+    ] == mine["id"]
+    assert (
+        await client.post(f"/api/printers/{own_printer['id']}/claim", headers=booth)
+    ).status_code == 204
+    foreign_claim = await client.post(f"/api/printers/{b_printer['id']}/claim", headers=booth)
+    nowhere_claim = await client.post("/api/printers/prt_nowhere/claim", headers=booth)
+    assert foreign_claim.status_code == nowhere_claim.status_code == 404
+    assert foreign_claim.content == nowhere_claim.content.replace(
+        b"prt_nowhere", b_printer["id"].encode()
+    )
+    listed = await client.get(
+        "/api/photos",
+        params={"printer_id": b_printer["id"], "customer_id": other["id"]},
+        headers=booth,
+    )
+    assert listed.json()["items"] == []
+
+    # Object URLs: A's own signed URLs re-pointed at B's key are refused like any key.
+    own_put = (await client.post("/api/photos", json={}, headers=booth)).json()["upload_url"]
+    own_get = (await client.get(f"/api/photos/{mine['id']}", headers=booth)).json()
+    nowhere_key = f"photos/{other['id']}/nowhere/{unknown}.jpg"
+    for url, method in ((own_put, "PUT"), (own_get["download_url"], "GET")):
+        signed_key = url.split("/objects/")[1].split("?")[0]
+        foreign = await client.request(
+            method, url.replace(signed_key, quote(theirs["r2_key"])), content=JPEG
+        )
+        nowhere = await client.request(
+            method, url.replace(signed_key, quote(nowhere_key)), content=JPEG
+        )
+        assert foreign.status_code == nowhere.status_code == 403
+        assert foreign.content == nowhere.content
+
+    after = (await client.get(f"/api/photos/{theirs['id']}", headers=ADMIN)).json()
+    assert {k: v for k, v in after.items() if k != "download_url"} == {
+        k: v for k, v in before.items() if k != "download_url"
+    }
+    b_download = await client.get(after["download_url"])
+    assert b_download.content == JPEG

@@ -15,7 +15,7 @@ from boothcloud.db.base import Statement
 from boothcloud.deps import Services
 from boothcloud.photos.service import requeue_stuck
 from tests.conftest import create_customer, license_auth
-from tests.photos.helpers import add_photo, add_printer
+from tests.photos.helpers import JPEG, add_photo, add_printer
 
 STATUSES = ("pending", "printing", "completed", "failed")
 ALLOWED = {("pending", "printing"), ("printing", "completed"), ("printing", "failed")}
@@ -101,27 +101,33 @@ async def test_claim_is_for_booths_on_their_own_printers(
     ).status_code == 403
 
 
-async def test_claim_race_each_photo_exactly_once(
+async def test_claim_race_each_uploaded_photo_exactly_once(
     client: httpx.AsyncClient, services: Services, customer: dict[str, Any], booth: dict[str, str]
 ) -> None:
+    """8 claimers (two per printer) race over 2000 photos, a third of them never
+    uploaded and interleaved with the rest: every uploaded photo is claimed exactly once,
+    by a printer it may go to, and no photo without its object is ever handed out."""
     printers = [(await add_printer(client, booth, f"P{i}"))["id"] for i in range(4)]
     total = 2000
     assigned: dict[str, str | None] = {}
+    waiting: set[str] = set()
     rows: list[Statement] = []
     for i in range(total):
         photo_id = str(uuid.uuid4())
         printer = printers[i % 5] if i % 5 < 4 else None
-        assigned[photo_id] = printer
+        uploaded = i % 3 != 0
+        (assigned.__setitem__(photo_id, printer) if uploaded else waiting.add(photo_id))
         rows.append(
             Statement(
-                "INSERT INTO photos (id, customer_id, r2_key, printer_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO photos (id, customer_id, r2_key, printer_id, created_at, "
+                "uploaded_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     photo_id,
                     customer["id"],
                     f"photos/{customer['id']}/race/{photo_id}.jpg",
                     printer,
                     f"2026-01-01 00:{i // 60 % 60:02d}:{i % 60:02d}",
+                    "2026-01-01 01:00:00" if uploaded else None,
                 ),
             )
         )
@@ -135,20 +141,65 @@ async def test_claim_race_each_photo_exactly_once(
                 return got
             assert response.status_code == 200, response.text
             assert response.json()["printer_id"] == printer_id
+            assert response.json()["uploaded_at"] is not None
             got.append(response.json()["id"])
 
     claimers = [printers[i % 4] for i in range(8)]  # 8 claimers, two per printer
     results = await asyncio.gather(*(claimer(p) for p in claimers))
     claimed = [photo for got in results for photo in got]
-    assert len(claimed) == total
-    assert set(claimed) == set(assigned)  # every photo, and none twice
+    assert len(claimed) == len(assigned)
+    assert set(claimed) == set(assigned)  # every uploaded photo, and none twice
     for printer_id, got in zip(claimers, results, strict=True):
         for photo_id in got:
             assert assigned[photo_id] in (None, printer_id)
-    left = await services.db.fetch_one(
-        "SELECT count(*) AS n FROM photos WHERE print_status != 'printing'"
+    left = await services.db.fetch_all(
+        "SELECT id FROM photos WHERE print_status != 'printing' OR uploaded_at IS NULL"
     )
-    assert left == {"n": 0}
+    assert {row["id"] for row in left} == waiting  # still pending, untouched
+
+
+async def test_two_claimers_never_get_a_photo_without_its_object(
+    client: httpx.AsyncClient, booth: dict[str, str]
+) -> None:
+    """Issue #12's reproduction: two claimers on one printer while photos are logged and
+    only some uploaded. Each download_url of a claim answers the photo's bytes."""
+    printer = await add_printer(client, booth)
+    uploaded = [await add_photo(client, booth) for _ in range(6)]
+    never = [await add_photo(client, booth, uploaded=False) for _ in range(6)]
+    claim = f"/api/printers/{printer['id']}/claim"
+
+    async def claimer() -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        while (response := await client.post(claim, headers=booth)).status_code == 200:
+            got.append(response.json())
+        assert response.status_code == 204, response.text
+        return got
+
+    first, second = await asyncio.gather(claimer(), claimer())
+    jobs = first + second
+    assert sorted(j["id"] for j in jobs) == sorted(p["id"] for p in uploaded)
+    for job in jobs:
+        download = await client.get(job["download_url"])
+        assert download.status_code == 200, download.text
+        assert download.content == JPEG
+    for photo in never:
+        current = await client.get(f"/api/photos/{photo['id']}", headers=booth)
+        assert (current.json()["print_status"], current.json()["uploaded_at"]) == (
+            "pending",
+            None,
+        )
+
+
+async def test_printing_needs_the_upload(client: httpx.AsyncClient, booth: dict[str, str]) -> None:
+    """A manual `pending -> printing` is a claim by hand: it needs the object too."""
+    photo = await add_photo(client, booth, uploaded=False)
+    path = f"/api/photos/{photo['id']}"
+    refused = await client.patch(path, json={"print_status": "printing"}, headers=booth)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "NOT_UPLOADED"
+    await client.put(photo["upload_url"], content=JPEG)
+    moved = await client.patch(path, json={"print_status": "printing"}, headers=booth)
+    assert moved.status_code == 200, moved.text
 
 
 async def test_stuck_prints_return_to_pending(

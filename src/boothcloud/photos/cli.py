@@ -32,6 +32,9 @@ def list_photos(
         str | None, typer.Option(help="pending, printing, completed or failed.")
     ] = None,
     printer_id: Annotated[str | None, typer.Option(help="Only photos for this printer.")] = None,
+    uploaded: Annotated[
+        bool | None, typer.Option("--uploaded/--not-uploaded", help="By upload state.")
+    ] = None,
     limit: LimitOption = 50,
     cursor: CursorOption = None,
     as_json: JsonOption = False,
@@ -41,7 +44,9 @@ def list_photos(
     from boothcloud.photos.schemas import PhotoFilters
 
     try:
-        filters = PhotoFilters.model_validate({"print_status": status, "printer_id": printer_id})
+        filters = PhotoFilters.model_validate(
+            {"print_status": status, "printer_id": printer_id, "uploaded": uploaded}
+        )
     except ValidationError as error:
         raise typer.BadParameter(error.errors()[0]["msg"], param_hint="--status") from None
     page = with_database(
@@ -56,6 +61,7 @@ def list_photos(
         ("printer_id", lambda p: p.printer_id),
         ("r2_key", lambda p: p.r2_key),
         ("created", lambda p: p.created_at),
+        ("uploaded", lambda p: p.uploaded_at),
     ]
     print_page(page.items, page.next_cursor, columns, as_json=as_json)
 

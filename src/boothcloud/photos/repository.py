@@ -3,7 +3,8 @@
 Every state change is one conditional statement (or one batch), so concurrent requests
 never act on a status they read earlier: a transition's `WHERE print_status IN (...)`
 names the statuses it may come from, and the claim picks and takes a photo in a single
-UPDATE, so two booths can never take the same one.
+UPDATE, so two booths can never take the same one. A photo reaches `printing` only with
+`uploaded_at` set, and that too is a condition of the same statement.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ register_constraint("photos.r2_key", Conflict, "r2_key", "another photo already 
 
 COLUMNS = (
     "id, customer_id, r2_key, print_status, printer_id, created_at, "
-    "coalesce(updated_at, created_at) AS updated_at, claimed_at"
+    "coalesce(updated_at, created_at) AS updated_at, claimed_at, uploaded_at, object_size, "
+    "content_type"
 )
 _PRINTER_OK = "(? IS NULL OR EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?))"
 
@@ -50,6 +52,26 @@ async def get(db: Database, photo_id: str) -> Row | None:
     )
 
 
+async def get_by_key(db: Database, r2_key: str) -> Row | None:
+    return await db.fetch_one(f"SELECT {COLUMNS} FROM photos WHERE r2_key = ?", (r2_key,))
+
+
+async def record_upload(
+    db: Database, photo_id: str, size: int, content_type: str, *, replace: bool
+) -> Row | None:
+    """Mark the photo uploaded with what landed. The first upload's time stays. With
+    `replace` (a new PUT replaced the object) size and type follow the new object; without
+    it only a photo not yet uploaded changes (None otherwise: a confirm changes nothing)."""
+    only_first = "" if replace else " AND uploaded_at IS NULL"
+    result = await db.execute(
+        "UPDATE photos SET uploaded_at = coalesce(uploaded_at, datetime('now')), "
+        "object_size = ?, content_type = ?, updated_at = datetime('now') "
+        f"WHERE id = ?{only_first} RETURNING {COLUMNS}",
+        (size, content_type, photo_id),
+    )
+    return result.first()
+
+
 async def key_taken(db: Database, r2_key: str) -> bool:
     return (
         await db.fetch_one("SELECT 1 AS found FROM photos WHERE r2_key = ?", (r2_key,)) is not None
@@ -62,6 +84,7 @@ async def page(
     customer_id: str | None,
     print_status: str | None,
     printer_id: str | None,
+    uploaded: bool | None,
     created_from: str | None,
     created_to: str | None,
     cursor: str | None,
@@ -79,6 +102,8 @@ async def page(
         if value is not None:
             where.append(f"{column} {operator} ?")
             params.append(value)
+    if uploaded is not None:
+        where.append(f"uploaded_at IS {'NOT ' if uploaded else ''}NULL")
     tail, args = keyset(where, params, cursor, limit)
     return await db.fetch_all(f"SELECT {COLUMNS} FROM photos{tail}", args)
 
@@ -101,8 +126,9 @@ async def update(
     if status is not None:
         assignments.append("print_status = ?")
         params.append(status)
-        if status == "printing":
+        if status == "printing":  # printing needs the bytes, as the claim does
             assignments.append("claimed_at = datetime('now')")
+            conditions.append("uploaded_at IS NOT NULL")
         elif status == "pending":
             assignments.append("claimed_at = NULL")
         conditions.append(f"print_status IN ({', '.join('?' for _ in allowed_from)})")
@@ -137,24 +163,32 @@ async def requeue_stuck(db: Database, cutoff: str, customer_id: str | None = Non
     return result.changes
 
 
+def claim_statement(printer_id: str, customer_id: str) -> Statement:
+    """Take the oldest pending, uploaded photo for this printer (or unassigned): ONE
+    conditional UPDATE that picks and takes together (D1 has no interactive transaction to
+    hold a read), so two claimers never get the same photo, and `uploaded_at IS NOT NULL`
+    in the same statement means no claimer ever gets a photo whose object is missing.
+
+    The subquery's literal `print_status = 'pending' AND uploaded_at IS NOT NULL` is what
+    lets SQLite (and D1) use the partial index photos_claimable (migration 0005)."""
+    return Statement(
+        "UPDATE photos SET print_status = 'printing', printer_id = ?, "
+        "claimed_at = datetime('now'), updated_at = datetime('now') "
+        "WHERE id = (SELECT id FROM photos WHERE customer_id = ? "
+        "AND print_status = 'pending' AND uploaded_at IS NOT NULL "
+        "AND (printer_id = ? OR printer_id IS NULL) ORDER BY created_at, id LIMIT 1) "
+        "AND print_status = 'pending' AND uploaded_at IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?) "
+        f"RETURNING {COLUMNS}",
+        (printer_id, customer_id, printer_id, printer_id, customer_id),
+    )
+
+
 async def claim(db: Database, printer_id: str, customer_id: str, cutoff: str) -> Row | None:
-    """Requeue the customer's stuck prints, then take the oldest pending photo for this
-    printer (or unassigned) in ONE statement: one atomic batch, never the same photo twice."""
+    """Requeue the customer's stuck prints, then claim (`claim_statement`): one atomic
+    batch, never the same photo twice, never one without its object."""
     results = await db.batch(
-        [
-            _requeue(cutoff, customer_id),
-            Statement(
-                "UPDATE photos SET print_status = 'printing', printer_id = ?, "
-                "claimed_at = datetime('now'), updated_at = datetime('now') "
-                "WHERE id = (SELECT id FROM photos WHERE customer_id = ? "
-                "AND print_status = 'pending' AND (printer_id = ? OR printer_id IS NULL) "
-                "ORDER BY created_at, id LIMIT 1) "
-                "AND print_status = 'pending' "
-                "AND EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?) "
-                f"RETURNING {COLUMNS}",
-                (printer_id, customer_id, printer_id, printer_id, customer_id),
-            ),
-        ]
+        [_requeue(cutoff, customer_id), claim_statement(printer_id, customer_id)]
     )
     return results[-1].first()
 

@@ -80,6 +80,23 @@ async def patch_photo(photo_id: str, body: PhotoPatch, db: DbDep, caller: Caller
     return respond(await service.patch(db, caller, photo_id, body))
 
 
+@router.post(
+    "/{photo_id}/uploaded",
+    response_model=Photo,
+    summary="Confirm the photo's object landed (checked with a HEAD); sets `uploaded_at`",
+    description="Needed with an S3/R2 store or a booth-supplied `r2_key` (the local store "
+    "records a signed PUT itself). Only uploaded photos are claimed. Confirming again "
+    "answers 200 with the same photo. 409 `OBJECT_MISSING` when nothing is there yet; "
+    "`OBJECT_EMPTY`, `OBJECT_TOO_LARGE` or `OBJECT_NOT_IMAGE` when the object cannot be "
+    "printed.",
+    responses=problems(401, 403, 404, 409, 502),
+)
+async def confirm_upload(
+    photo_id: str, db: DbDep, store: StoreDep, settings: SettingsDep, caller: CallerDep
+) -> Response:
+    return respond(await service.confirm_upload(db, store, settings, caller, photo_id))
+
+
 @router.delete(
     "/{photo_id}",
     status_code=204,

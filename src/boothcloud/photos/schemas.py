@@ -76,6 +76,15 @@ class Photo(BaseModel):
     claimed_at: Timestamp | None = Field(
         default=None, description="When the photo last went to `printing`."
     )
+    uploaded_at: Timestamp | None = Field(
+        default=None,
+        description="When its object was confirmed (a signed PUT to the local store, or "
+        "`POST /api/photos/{id}/uploaded`); only uploaded photos are claimed or printed.",
+    )
+    object_size: int | None = Field(default=None, description="Bytes of the uploaded object.")
+    content_type: str | None = Field(
+        default=None, description="Content-Type of the uploaded object."
+    )
     upload_url: str | None = Field(
         default=None,
         description="Presigned PUT for the photo's bytes, when the server chose the key.",
@@ -93,5 +102,8 @@ class PhotoPage(BaseModel):
 class PhotoFilters(BaseModel):
     print_status: PrintStatus | None = None
     printer_id: str | None = None
+    uploaded: bool | None = Field(
+        default=None, description="true: only uploaded photos; false: only those waiting."
+    )
     created_from: InputDatetime | None = None
     created_to: InputDatetime | None = None

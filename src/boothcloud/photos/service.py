@@ -1,10 +1,12 @@
 """Photo rules: keys under the customer's prefix, idempotent logging by the booth's own id,
-print-status transitions, the print queue's claim, and erasure of row and object."""
+the upload that makes a photo printable, print-status transitions, the print queue's
+claim, and erasure of row and object."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from uuid import UUID
 
@@ -12,7 +14,7 @@ import orjson
 
 from boothcloud.auth import Caller
 from boothcloud.db.base import Database, Row
-from boothcloud.errors import BadGateway, Conflict, NotFound, invalid
+from boothcloud.errors import BadGateway, Conflict, NotFound, ValidationFailed, invalid
 from boothcloud.ids import uuid7
 from boothcloud.pagination import page_of
 from boothcloud.photos import repository
@@ -20,7 +22,7 @@ from boothcloud.photos.schemas import Photo, PhotoCreate, PhotoFilters, PhotoPag
 from boothcloud.printers import repository as printers
 from boothcloud.printers.service import owner_for_create
 from boothcloud.settings import Settings
-from boothcloud.storage import ObjectStore
+from boothcloud.storage import ObjectInfo, ObjectStore
 from boothcloud.storage.keys import InvalidKey
 from boothcloud.timeutil import to_db, utcnow
 
@@ -33,6 +35,11 @@ PREDECESSORS: dict[str, tuple[str, ...]] = {
     "failed": ("printing",),
     "pending": ("failed",),
 }
+
+# What a print station can print; `image/svg+xml` (scriptable) and the rest are refused.
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"})
+# Server-chosen keys end in `.jpg`; S3/R2 upload URLs bind this Content-Type.
+SERVER_KEY_TYPE = "image/jpeg"
 
 
 def customer_prefix(customer_id: str) -> str:
@@ -108,7 +115,7 @@ async def create(
         else:
             raise invalid("printer_id", "no such printer for this customer")
     upload_url = (
-        store.presign_put(str(row["r2_key"]), settings.presign_expiry_seconds)
+        store.presign_put(str(row["r2_key"]), settings.presign_expiry_seconds, SERVER_KEY_TYPE)
         if body.r2_key is None
         else None
     )
@@ -120,6 +127,80 @@ async def get(
 ) -> Photo:
     row = await _owned(db, caller, photo_id)
     return _photo(row, download_url=_presign_get(store, settings, str(row["r2_key"])))
+
+
+def media_type(content_type: str | None) -> str:
+    """`image/JPEG; q=1` -> `image/jpeg`; no header -> ``."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def object_problem(size: int, content_type: str, max_bytes: int) -> tuple[str, str] | None:
+    """Why an object cannot be a photo's bytes, as (code, detail); None when it can: the
+    one rule behind both the local store's PUT and the S3/R2 confirm."""
+    if size <= 0:
+        return "OBJECT_EMPTY", "the uploaded object is empty"
+    if size > max_bytes:
+        return "OBJECT_TOO_LARGE", f"the uploaded object exceeds {max_bytes} bytes"
+    if content_type not in PHOTO_TYPES:
+        allowed = ", ".join(sorted(PHOTO_TYPES))
+        shown = content_type or "none"
+        return "OBJECT_NOT_IMAGE", f"the object's Content-Type ({shown}) is not one of {allowed}"
+    return None
+
+
+async def receive_put(
+    db: Database,
+    settings: Settings,
+    key: str,
+    content_type: str,
+    put: Callable[[Callable[[int], None] | None], Awaitable[ObjectInfo]],
+) -> None:
+    """A signed PUT of `key` on the local store. When a photo owns the key, the upload
+    must pass `object_problem` (422 with its code, checked before the object replaces
+    anything) and landing marks the photo uploaded; other keys are stored as they come.
+    `put(accept)` writes the object, calling `accept(size)` before it commits."""
+    row = await repository.get_by_key(db, key)
+    if row is None:
+        await put(None)
+        return
+    kind = media_type(content_type)
+
+    def accept(size: int) -> None:
+        problem = object_problem(size, kind, settings.max_object_bytes)
+        if problem is not None:
+            raise ValidationFailed(problem[1], code=problem[0])
+
+    info = await put(accept)
+    await repository.record_upload(db, str(row["id"]), info.size, kind, replace=True)
+
+
+async def confirm_upload(
+    db: Database, store: ObjectStore, settings: Settings, caller: Caller, photo_id: str
+) -> Photo:
+    """The booth says the object landed (S3/R2, or a booth-supplied key): check it with a
+    HEAD and set `uploaded_at`. Idempotent: an uploaded photo answers as it is, unchecked."""
+    row = await _owned(db, caller, photo_id)
+    if row["uploaded_at"] is not None:
+        return _photo(row)
+    key = str(row["r2_key"])
+    try:
+        info = await store.head(key)
+    except InvalidKey:
+        info = None  # a key logged before keys were validated: nothing could be there
+    except Exception as error:
+        log.exception("HEAD of object %s failed", key)
+        raise BadGateway("the object store failed; the upload was not confirmed") from error
+    if info is None:
+        raise Conflict(
+            "no object at r2_key yet: upload it (PUT to upload_url), then confirm",
+            code="OBJECT_MISSING",
+        )
+    kind = media_type(info.content_type)
+    problem = object_problem(info.size, kind, settings.max_object_bytes)
+    if problem is not None:
+        raise Conflict(problem[1], code=problem[0])
+    updated = await repository.record_upload(db, str(row["id"]), info.size, kind, replace=False)
+    return _photo(updated if updated is not None else await _owned(db, caller, photo_id))
 
 
 async def list_page(
@@ -136,6 +217,7 @@ async def list_page(
         customer_id=caller.scope(customer_id),
         print_status=filters.print_status,
         printer_id=filters.printer_id,
+        uploaded=filters.uploaded,
         created_from=to_db(filters.created_from) if filters.created_from else None,
         created_to=to_db(filters.created_to) if filters.created_to else None,
         cursor=cursor,
@@ -153,8 +235,7 @@ async def patch(db: Database, caller: Caller, photo_id: str, body: PhotoPatch) -
     if status is None and not set_printer:
         return _photo(current)
     allowed_from = PREDECESSORS[status] if status is not None else ()
-    if status is not None and current["print_status"] not in allowed_from:
-        raise _bad_transition(str(current["print_status"]), status)
+    _check_transition(current, status, allowed_from)
     if (
         set_printer
         and body.printer_id is not None
@@ -173,16 +254,25 @@ async def patch(db: Database, caller: Caller, photo_id: str, body: PhotoPatch) -
     if row is not None:
         return _photo(row)
     # The conditional UPDATE refused: someone changed the photo (or printer) meanwhile.
-    latest = await _owned(db, caller, photo_id)
-    if status is not None and latest["print_status"] not in allowed_from:
-        raise _bad_transition(str(latest["print_status"]), status)
+    _check_transition(await _owned(db, caller, photo_id), status, allowed_from)
     raise invalid("printer_id", "no such printer for this customer")
 
 
-def _bad_transition(current: str, target: str) -> Conflict:
-    return Conflict(
-        f"print_status cannot move from {current} to {target}", code="INVALID_TRANSITION"
-    )
+def _check_transition(row: Row, status: str | None, allowed_from: tuple[str, ...]) -> None:
+    """409 unless `row` may move to `status`: from an allowed status, and to `printing`
+    only once uploaded (the claim's rule, so a manual print cannot skip it)."""
+    if status is None:
+        return
+    current = str(row["print_status"])
+    if current not in allowed_from:
+        raise Conflict(
+            f"print_status cannot move from {current} to {status}", code="INVALID_TRANSITION"
+        )
+    if status == "printing" and row["uploaded_at"] is None:
+        raise Conflict(
+            "the photo's object was never uploaded: upload it, then confirm",
+            code="NOT_UPLOADED",
+        )
 
 
 async def delete(db: Database, store: ObjectStore, caller: Caller, photo_id: str) -> None:

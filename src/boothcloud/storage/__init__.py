@@ -18,6 +18,7 @@ class ObjectInfo:
     size: int
     last_modified: datetime
     etag: str | None = None
+    content_type: str | None = None  # as the store keeps it (local: guessed from the key)
 
 
 class ObjectStore(Protocol):

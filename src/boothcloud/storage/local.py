@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import mimetypes
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -31,6 +32,11 @@ def url_signature(secret: str, method: str, key: str, expires: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def guess_type(key: str) -> str:
+    """The Content-Type of a local object: files keep none, so the key's extension says."""
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
+
+
 class LocalStore:
     def __init__(self, root: Path, base_url: str, signing_secret: str) -> None:
         self.root = root.resolve()
@@ -46,7 +52,8 @@ class LocalStore:
 
     def _info(self, key: str, path: Path) -> ObjectInfo:
         stat = path.stat()
-        return ObjectInfo(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+        modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+        return ObjectInfo(key, stat.st_size, modified, content_type=guess_type(key))
 
     def _put_sync(self, key: str, data: bytes) -> ObjectInfo:
         path = self.path_for(key)
@@ -60,10 +67,17 @@ class LocalStore:
         return await asyncio.to_thread(self._put_sync, key, data)
 
     async def put_stream(
-        self, key: str, chunks: AsyncIterator[bytes], max_bytes: int
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        max_bytes: int,
+        accept: Callable[[int], None] | None = None,
     ) -> ObjectInfo:
         """Write an upload chunk by chunk (never whole in memory), refusing more than
-        `max_bytes`: the object appears atomically when complete, or not at all."""
+        `max_bytes`: the object appears atomically when complete, or not at all.
+
+        `accept(size)` runs on the complete upload before it replaces anything; whatever it
+        raises refuses the upload and leaves the previous object (if any) untouched."""
         path = self.path_for(key)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
 
@@ -81,6 +95,8 @@ class LocalStore:
                 if chunk:
                     await asyncio.to_thread(handle.write, chunk)
             await asyncio.to_thread(handle.close)
+            if accept is not None:
+                accept(written)
             await asyncio.to_thread(temporary.replace, path)
         except BaseException:
             handle.close()

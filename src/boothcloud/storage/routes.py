@@ -5,24 +5,26 @@
 URL is the whole credential, so no Authorization header is read. The signature binds the
 method, the key and the expiry; a bad or expired one answers 403 problem+json. The app's
 1 MiB JSON body cap exempts this prefix, so uploads are streamed to disk under their own
-limit (`max_object_bytes`, 413 beyond it). With an S3 backend these routes answer 404:
-presigned URLs then point at the S3 store.
+limit (`max_object_bytes`, 413 beyond it). A PUT of a photo's key is that photo's
+upload: the photos service checks it (non-empty, an image type) before it lands and marks
+the photo uploaded once it has. With an S3 backend these routes answer 404: presigned URLs
+then point at the S3 store, and the booth confirms with `POST /api/photos/{id}/uploaded`.
 """
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
 
-from boothcloud.deps import SettingsDep, StoreDep
+from boothcloud.deps import DbDep, SettingsDep, StoreDep
 from boothcloud.errors import Forbidden, NotFound, PayloadTooLarge
 from boothcloud.openapi import problems
+from boothcloud.photos import service as photos
 from boothcloud.storage import ObjectStore
 from boothcloud.storage.keys import InvalidKey
-from boothcloud.storage.local import LocalStore, ObjectTooLarge
+from boothcloud.storage.local import LocalStore, ObjectTooLarge, guess_type
 
 OBJECTS_PREFIX = "/objects/"
 router = APIRouter(prefix="/objects", tags=["objects"])
@@ -56,7 +58,11 @@ def _path(store: LocalStore, key: str) -> str:
     "/{key:path}",
     status_code=200,
     summary="Upload an object with a presigned URL (local object folder)",
-    responses=problems(403, 404, 413),
+    description="Without `Content-Type` the key's extension names the type. A photo's key "
+    "must get a non-empty image (`image/jpeg`, `image/png`, `image/webp`, `image/heic`, "
+    "`image/heif`): 422 `OBJECT_EMPTY` / `OBJECT_NOT_IMAGE` otherwise, and nothing is "
+    "stored; once stored the photo is uploaded (`uploaded_at`).",
+    responses=problems(403, 404, 413, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -67,6 +73,7 @@ def _path(store: LocalStore, key: str) -> str:
 async def put_object(
     key: str,
     request: Request,
+    db: DbDep,
     store: StoreDep,
     settings: SettingsDep,
     method: MethodQuery,
@@ -80,8 +87,15 @@ async def put_object(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"object exceeds {limit} bytes")
+    content_type = request.headers.get("content-type") or guess_type(key)
     try:
-        await local.put_stream(key, request.stream(), limit)
+        await photos.receive_put(
+            db,
+            settings,
+            key,
+            content_type,
+            lambda accept: local.put_stream(key, request.stream(), limit, accept),
+        )
     except ObjectTooLarge as error:
         raise PayloadTooLarge(str(error)) from error
     return Response(status_code=200)
@@ -105,5 +119,4 @@ async def get_object(
     path = _path(local, key)
     if await local.head(key) is None:
         raise NotFound("no such object")
-    media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type)
+    return FileResponse(path, media_type=guess_type(key))

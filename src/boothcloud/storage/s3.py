@@ -110,7 +110,11 @@ class S3Store:
                     return None
                 raise
             return ObjectInfo(
-                key, found["ContentLength"], found["LastModified"], found["ETag"].strip('"')
+                key,
+                found["ContentLength"],
+                found["LastModified"],
+                found["ETag"].strip('"'),
+                found.get("ContentType"),
             )
 
         return await self._call(work)
