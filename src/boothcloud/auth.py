@@ -40,17 +40,27 @@ class Caller:
         """The customer a query must be limited to: a booth's own, or the operator's pick."""
         return requested_customer_id if self.is_operator else self.customer_id
 
-    def check_owns(
-        self, customer_id: str, what: str = "resource", resource_id: str | None = None
-    ) -> None:
+    def check_owns(self, customer_id: str, what: str, resource_id: str) -> None:
         """404 (not 403) when a booth reaches for another customer's row: no existence leak.
 
-        Pass `resource_id` when the real not-found answer names it, so both read the same.
+        The answer is `not_found(what, resource_id)`, the very one an unknown id gets.
         """
         if not self.is_operator and customer_id != self.customer_id:
-            raise NotFound(
-                f"{what} {resource_id} not found" if resource_id else f"{what} not found"
-            )
+            raise not_found(what, resource_id)
+
+    def owned(self, row: Row | None, what: str, resource_id: str) -> Row:
+        """`row` if this caller may see it; an unknown id and another customer's row both
+        answer `not_found(what, resource_id)`, so a booth cannot tell them apart."""
+        if row is None:
+            raise not_found(what, resource_id)
+        self.check_owns(str(row["customer_id"]), what, resource_id)
+        return row
+
+
+def not_found(what: str, resource_id: str) -> NotFound:
+    """The one 404 for a resource this caller cannot see, built in one place so that
+    "no such row" and "another customer's row" cannot drift apart."""
+    return NotFound(f"{what} {resource_id} not found")
 
 
 async def authenticate(header: str | None, db: Database, settings: Settings) -> Caller:
