@@ -355,3 +355,11 @@ async def test_allowed_callers_are_let_through(world: World, route: tuple[str, s
 def test_matrix_names_only_parameters_routes_have() -> None:
     for (_, path), entry in MATRIX.items():
         assert set(entry.owned) <= set(re.findall(r"{(\w+)", path)), path
+
+
+def test_authenticated_routes_document_their_refusals() -> None:
+    """What the matrix enforces is in the schema: 401, 403 and the failed-auth 429."""
+    paths = create_app(make_settings(Path("unused"))).openapi()["paths"]
+    for method, path in AUTHENTICATED:
+        responses = paths[path][method.lower()]["responses"]
+        assert {"401", "403", "429"} <= set(responses), (method, path)
