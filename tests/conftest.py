@@ -21,6 +21,13 @@ from boothcloud.app import create_app
 from boothcloud.deps import Services
 from boothcloud.settings import Settings
 
+pytest.register_assert_rewrite("tests.secrets_guard")
+from tests.secrets_guard import remember  # noqa: E402 - after the rewrite registration
+
+# The secrets guard fails the session when a secret reaches a log (tests/secrets_guard.py);
+# pytester lets tests/reliability/test_secrets_guard.py run sessions that must fail.
+pytest_plugins = ["tests.secrets_guard", "pytester"]
+
 # CI replays the same examples every run (a landing must not depend on luck); local runs
 # keep exploring new ones.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -45,7 +52,16 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "public_url": "http://testserver",
     }
     values.update(overrides)
-    return Settings(**values)
+    settings = Settings(**values)
+    remember(
+        settings.admin_token,
+        settings.xendit_secret_key,
+        settings.xendit_callback_token,
+        settings.url_signing_secret,
+        settings.s3_secret_access_key,
+        settings.d1_token,
+    )
+    return settings
 
 
 @pytest.fixture

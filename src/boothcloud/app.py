@@ -88,6 +88,7 @@ async def build_services(settings: Settings, *, apply_migrations: bool) -> Servi
         store=open_store(settings),
         signer=CertificateSigner.load_or_create(settings),
         validate_limiter=RateLimiter(settings.validate_rate_limit_per_minute),
+        auth_limiter=RateLimiter(settings.auth_failure_limit_per_minute),
     )
 
 

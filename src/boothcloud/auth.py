@@ -16,9 +16,16 @@ from boothcloud.db.base import Database, Row
 from boothcloud.errors import Forbidden, NotFound, Unauthorized
 from boothcloud.licenses import repository as licenses
 from boothcloud.licenses.keys import secrets_equal
+from boothcloud.licenses.ratelimit import client_address
 from boothcloud.settings import Settings
 
+TOO_MANY_FAILURES = "too many failed authentication attempts; retry later"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="boothcloud", License realm="boothcloud"'}
+
+
+class WrongCredential(Unauthorized):
+    """A credential was presented and is wrong (not merely missing or malformed): it
+    counts against the client's failed-authentication limit. Answers like any 401."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +47,27 @@ class Caller:
         """The customer a query must be limited to: a booth's own, or the operator's pick."""
         return requested_customer_id if self.is_operator else self.customer_id
 
-    def check_owns(
-        self, customer_id: str, what: str = "resource", resource_id: str | None = None
-    ) -> None:
+    def check_owns(self, customer_id: str, what: str, resource_id: str) -> None:
         """404 (not 403) when a booth reaches for another customer's row: no existence leak.
 
-        Pass `resource_id` when the real not-found answer names it, so both read the same.
+        The answer is `not_found(what, resource_id)`, the very one an unknown id gets.
         """
         if not self.is_operator and customer_id != self.customer_id:
-            raise NotFound(
-                f"{what} {resource_id} not found" if resource_id else f"{what} not found"
-            )
+            raise not_found(what, resource_id)
+
+    def owned(self, row: Row | None, what: str, resource_id: str) -> Row:
+        """`row` if this caller may see it; an unknown id and another customer's row both
+        answer `not_found(what, resource_id)`, so a booth cannot tell them apart."""
+        if row is None:
+            raise not_found(what, resource_id)
+        self.check_owns(str(row["customer_id"]), what, resource_id)
+        return row
+
+
+def not_found(what: str, resource_id: str) -> NotFound:
+    """The one 404 for a resource this caller cannot see, built in one place so that
+    "no such row" and "another customer's row" cannot drift apart."""
+    return NotFound(f"{what} {resource_id} not found")
 
 
 async def authenticate(header: str | None, db: Database, settings: Settings) -> Caller:
@@ -62,11 +79,11 @@ async def authenticate(header: str | None, db: Database, settings: Settings) -> 
     if scheme == "bearer" and credential:
         if secrets_equal(credential, settings.admin_token.get_secret_value()):
             return Caller(kind="operator")
-        raise Unauthorized("invalid admin token", headers=CHALLENGE)
+        raise WrongCredential("invalid admin token", headers=CHALLENGE)
     if scheme == "license" and credential:
         row = await licenses.find_by_key(db, credential)
         if row is None:
-            raise Unauthorized("invalid license key", headers=CHALLENGE)
+            raise WrongCredential("invalid license key", headers=CHALLENGE)
         problem = licenses.license_problem(row)
         if problem is not None:
             raise Forbidden(f"license is {problem.lower()}", code=problem)
@@ -81,9 +98,22 @@ async def authenticate(header: str | None, db: Database, settings: Settings) -> 
 
 async def require_caller(request: Request) -> Caller:
     """The caller, from `Authorization` (OpenAPI's security schemes are declared in
-    `openapi.py`, so no header dependency adds per-request work here)."""
+    `openapi.py`, so no header dependency adds per-request work here).
+
+    Each wrong credential takes a token from the client's failure bucket; a client with
+    none left gets 429 before its credential is even looked at (were a right guess still
+    let through, the limit would not slow guessing). Successful requests take nothing.
+    """
     services = request.app.state.services
-    return await authenticate(request.headers.get("authorization"), services.db, services.settings)
+    client = client_address(request)
+    services.auth_limiter.refuse_if_spent(client, TOO_MANY_FAILURES)
+    try:
+        return await authenticate(
+            request.headers.get("authorization"), services.db, services.settings
+        )
+    except WrongCredential:
+        services.auth_limiter.allow(client)
+        raise
 
 
 async def require_operator(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:

@@ -7,7 +7,7 @@ line and exit non-zero; tracebacks are for bugs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,10 +23,11 @@ from boothcloud.clikit import (
     with_database,
 )
 from boothcloud.db.migrate import discover, migrate, pending
+from boothcloud.logs import log_config
 from boothcloud.payments.cli import app as payments_cli
 from boothcloud.photos.cli import app as photos_cli
 from boothcloud.printers.cli import app as printers_cli
-from boothcloud.settings import get_settings
+from boothcloud.settings import DEV_ADMIN_TOKEN, Settings, get_settings
 
 app = typer.Typer(
     name="boothcloud",
@@ -75,11 +76,7 @@ def serve(
     # Workers build their settings from the environment: hand them the CLI's choices.
     os.environ["BOOTHCLOUD_HOST"], os.environ["BOOTHCLOUD_PORT"] = host, str(port)
     get_settings.cache_clear()
-    if settings.environment == "development":
-        out().print(
-            f"boothcloud on http://{host}:{port}  (docs: /docs)  "
-            f"development admin token: {settings.admin_token.get_secret_value()}"
-        )
+    out().print(f"boothcloud on http://{host}:{port}  (docs: /docs)  {token_hint(settings)}")
     uvicorn.run(
         "boothcloud.asgi:app",
         host=host,
@@ -87,9 +84,31 @@ def serve(
         workers=workers,
         loop="uvloop",
         http="httptools",
-        log_level=settings.log_level,
-        proxy_headers=True,
+        **uvicorn_options(settings.log_level, settings.forwarded_allow_ips),
     )
+
+
+def token_hint(settings: Settings) -> str:
+    """Only the documented development default is ever printed: a real token is a secret."""
+    token = settings.admin_token.get_secret_value()
+    if settings.environment == "development" and token == DEV_ADMIN_TOKEN:
+        return f"development admin token: {token}"
+    return "admin token: BOOTHCLOUD_ADMIN_TOKEN"
+
+
+def uvicorn_options(log_level: str, forwarded_allow_ips: str) -> dict[str, Any]:
+    """What uvicorn gets besides app and address (`serve`, and the tests' live servers).
+
+    Every log handler redacts secrets (`boothcloud.logs`). `X-Forwarded-For` is believed
+    only from the proxies in `forwarded_allow_ips`; with none, uvicorn's default (trust
+    127.0.0.1) would let any local client pick its address and dodge the rate limits.
+    """
+    return {
+        "log_level": log_level,
+        "log_config": log_config(log_level),
+        "proxy_headers": bool(forwarded_allow_ips),
+        "forwarded_allow_ips": forwarded_allow_ips or None,
+    }
 
 
 @app.command("migrate")

@@ -28,6 +28,7 @@ class Services:
     store: ObjectStore
     signer: CertificateSigner
     validate_limiter: RateLimiter
+    auth_limiter: RateLimiter  # failed authentication per client
     # Per-domain extras (payment provider client, ...), set by the domain at start-up.
     extras: dict[str, Any] = field(default_factory=dict)
 

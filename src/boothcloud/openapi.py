@@ -91,6 +91,8 @@ def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                     responses[str(status)] = _problem_response(status)
                 if "401" in responses:
                     operation.setdefault("security", [{"operator": []}, {"booth": []}])
+                if "operator" in str(operation.get("security")):  # failed-auth limit
+                    responses["429"] = _problem_response(429)
         app.openapi_schema = spec
         return spec
 

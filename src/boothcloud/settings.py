@@ -78,6 +78,12 @@ class Settings(BaseSettings):
 
     # --- auth -----------------------------------------------------------------------------
     admin_token: SecretStr = SecretStr(DEV_ADMIN_TOKEN)
+    # Failed authentication (wrong admin token or license key) per client address, per
+    # minute, before 429; and the proxies whose X-Forwarded-For names the client (uvicorn's
+    # forwarded_allow_ips: comma-separated addresses or networks, "*" for any; empty: none,
+    # the TCP peer counts). See docs/decisions.md "Rate limits behind a proxy".
+    auth_failure_limit_per_minute: int = Field(default=30, ge=1)
+    forwarded_allow_ips: str = ""
 
     # --- database -------------------------------------------------------------------------
     data_dir: Path = Path("data")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from boothcloud.auth import Caller
+from boothcloud.auth import Caller, not_found
 from boothcloud.customers import repository
 from boothcloud.customers.schemas import Customer, CustomerCreate, CustomerPage, CustomerPatch
 from boothcloud.db.base import Database
-from boothcloud.errors import NotFound
 from boothcloud.ids import new_id
 from boothcloud.licenses.keys import generate_license_key
 from boothcloud.pagination import page_of
@@ -34,7 +33,7 @@ async def create(db: Database, body: CustomerCreate) -> Customer:
 async def get(db: Database, caller: Caller, customer_id: str) -> Customer:
     row = caller.own_record(customer_id) or await repository.get(db, customer_id)
     if row is None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise not_found("customer", customer_id)
     caller.check_owns(str(row["id"]), "customer", customer_id)
     return Customer.model_validate(row)
 
@@ -62,12 +61,12 @@ async def patch(db: Database, customer_id: str, body: CustomerPatch) -> Customer
         else await repository.get(db, customer_id)
     )
     if row is None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise not_found("customer", customer_id)
     return Customer.model_validate(row)
 
 
 async def rotate_key(db: Database, customer_id: str) -> Customer:
     row = await repository.update(db, customer_id, {"license_key": generate_license_key()})
     if row is None:
-        raise NotFound(f"customer {customer_id} not found")
+        raise not_found("customer", customer_id)
     return Customer.model_validate(row)

@@ -9,9 +9,9 @@ from fastapi.responses import Response
 
 from boothcloud.auth import BoothDep, CallerDep
 from boothcloud.deps import DbDep, ServicesDep
-from boothcloud.errors import TooManyRequests
 from boothcloud.http import respond
 from boothcloud.licenses import service
+from boothcloud.licenses.ratelimit import client_address
 from boothcloud.licenses.schemas import (
     ActivationCreate,
     ActivationList,
@@ -34,13 +34,9 @@ router = APIRouter(prefix="/api/licenses", tags=["licenses"])
 async def validate_license(
     body: ValidateRequest, request: Request, services: ServicesDep
 ) -> Response:
-    client = request.client.host if request.client else "unknown"
-    wait = services.validate_limiter.allow(client)
-    if wait > 0:
-        raise TooManyRequests(
-            "too many validation requests; slow down",
-            headers={"Retry-After": str(max(1, round(wait)))},
-        )
+    services.validate_limiter.take(
+        client_address(request), "too many validation requests; slow down"
+    )
     return respond(await service.validate(services.db, body))
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
-from boothcloud.auth import Caller
+from boothcloud.auth import Caller, not_found
 from boothcloud.db.base import Database, Row
-from boothcloud.errors import Conflict, NotFound, invalid
+from boothcloud.errors import Conflict, invalid
 from boothcloud.ids import new_id
 from boothcloud.licenses import repository
 from boothcloud.licenses.certificates import CertificateSigner, certificate_claims
@@ -105,7 +105,7 @@ async def activate(
     assert caller.customer_id is not None
     license_row = await repository.get_license(db, caller.customer_id)
     if license_row is None:
-        raise NotFound("customer not found")
+        raise not_found("customer", caller.customer_id)
     created = await repository.insert_activation_within_limit(
         db,
         new_id("act"),
@@ -134,7 +134,7 @@ async def list_activations(
         raise invalid("customer_id", "the operator must name the customer")
     license_row = await repository.get_license(db, scoped)
     if license_row is None:
-        raise NotFound(f"customer {scoped} not found")
+        raise not_found("customer", scoped)
     rows = await repository.list_activations(db, scoped)
     return ActivationList(
         items=[Activation.model_validate(r) for r in rows],
@@ -143,8 +143,5 @@ async def list_activations(
 
 
 async def deactivate(db: Database, caller: Caller, activation_id: str) -> None:
-    row = await repository.get_activation(db, activation_id)
-    if row is None:
-        raise NotFound(f"activation {activation_id} not found")
-    caller.check_owns(str(row["customer_id"]), "activation", activation_id)
+    caller.owned(await repository.get_activation(db, activation_id), "activation", activation_id)
     await repository.delete_activation(db, activation_id)

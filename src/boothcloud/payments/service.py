@@ -18,12 +18,11 @@ from typing import Any, cast
 
 import orjson
 
-from boothcloud.auth import Caller
+from boothcloud.auth import Caller, not_found
 from boothcloud.db.base import Database, Row
 from boothcloud.errors import (
     BadGateway,
     Conflict,
-    NotFound,
     ServiceUnavailable,
     invalid,
 )
@@ -80,10 +79,10 @@ async def _resolve_customer(db: Database, caller: Caller, body: PaymentCreate) -
         return row
     assert caller.customer_id is not None
     if body.customer_id is not None:
-        caller.check_owns(body.customer_id, "customer")
+        caller.check_owns(body.customer_id, "customer", body.customer_id)
     row = await repository.get_customer(db, caller.customer_id)
     if row is None:
-        raise NotFound("customer not found")
+        raise not_found("customer", caller.customer_id)
     return row
 
 
@@ -246,11 +245,7 @@ def _expiry(value: str | None, settings: Settings, created_at: str) -> str:
 
 
 async def get(db: Database, caller: Caller, payment_id: str) -> Payment:
-    row = await repository.get(db, payment_id)
-    if row is None:
-        raise NotFound(f"payment {payment_id} not found")
-    caller.check_owns(str(row["customer_id"]), "payment")
-    return to_model(row)
+    return to_model(caller.owned(await repository.get(db, payment_id), "payment", payment_id))
 
 
 def date_range(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from boothcloud.auth import Caller
+from boothcloud.auth import Caller, not_found
 from boothcloud.customers import repository as customers
 from boothcloud.db.base import Database, Row
-from boothcloud.errors import Conflict, Forbidden, NotFound, invalid
+from boothcloud.errors import Conflict, Forbidden, invalid
 from boothcloud.ids import new_id
 from boothcloud.printers import repository
 from boothcloud.printers.schemas import Printer, PrinterCreate, PrinterPage, PrinterPatch
@@ -29,11 +29,7 @@ async def owner_for_create(db: Database, caller: Caller, requested: str | None) 
 
 
 async def _owned(db: Database, caller: Caller, printer_id: str) -> Row:
-    row = await repository.get(db, printer_id)
-    if row is None:
-        raise NotFound(f"printer {printer_id} not found")
-    caller.check_owns(str(row["customer_id"]), "printer", printer_id)
-    return row
+    return caller.owned(await repository.get(db, printer_id), "printer", printer_id)
 
 
 async def create(db: Database, caller: Caller, body: PrinterCreate) -> Printer:
@@ -85,11 +81,11 @@ async def patch(db: Database, caller: Caller, printer_id: str, body: PrinterPatc
         make_default=body.is_default is True and not current["is_default"],
     )
     if row is None:
-        raise NotFound(f"printer {printer_id} not found")
+        raise not_found("printer", printer_id)
     return Printer.model_validate(row)
 
 
 async def delete(db: Database, caller: Caller, printer_id: str) -> None:
     current = await _owned(db, caller, printer_id)
     if await repository.delete(db, printer_id, str(current["customer_id"])) is None:
-        raise NotFound(f"printer {printer_id} not found")
+        raise not_found("printer", printer_id)

@@ -1,0 +1,85 @@
+"""No secret in any log line: the redaction every handler `serve` configures applies.
+
+A presigned URL is a bearer credential for 15 minutes and a license key for as long as it
+is not rotated, yet both travel in places that get logged: request lines in uvicorn's
+access log (`/objects/...?...&signature=...`), HTTP client logs (httpx names every URL it
+calls), tracebacks. Rather than trust every log call, `RedactSecrets` rewrites each record
+on its way out: the query string of an object URL, any `license_key`, `signature`, `token`
+or `credential` parameter (S3's `X-Amz-Signature`, `X-Amz-Security-Token` included),
+anything shaped like a license key, and `Bearer`/`Basic` credentials.
+
+`log_config` is uvicorn's own logging configuration with that filter on every handler and a
+root handler added, so application and library loggers go through it too; uvicorn applies
+it in every worker process.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from uvicorn.config import LOGGING_CONFIG
+
+REDACTED = "[redacted]"
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # /objects/<key>?<anything>: the whole query string (method, expiry, signature).
+    (re.compile(r"(/objects/[^\s?#\"']*)\?[^\s#\"']*"), rf"\1?{REDACTED}"),
+    (
+        re.compile(r"(?i)\b([\w-]*(?:license_key|signature|token|credential))=[^&\s\"',;]+"),
+        rf"\1={REDACTED}",
+    ),
+    (re.compile(r"(?i)\bPB(?:-[A-Z2-7]{5}){6}\b"), REDACTED),
+    (re.compile(r"(?i)\b(bearer|basic)\s+(?!realm\b)[\w.~+/=-]+"), rf"\1 {REDACTED}"),
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_arg(value: object) -> object:
+    return redact(value) if isinstance(value, str) else value
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record in place (so every later handler sees the redacted one).
+
+    String arguments are redacted one by one, which keeps formatters that read
+    `record.args` (uvicorn's access formatter) working; a record whose other arguments
+    (an URL object, a dict) still render a secret is flattened into its redacted message.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, Mapping):
+            record.args = {key: _redact_arg(value) for key, value in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(value) for value in record.args)
+        if record.args:
+            message = record.getMessage()
+            if (cleaned := redact(message)) != message:
+                record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging configuration, every handler filtered, plus a root handler."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": "boothcloud.logs.RedactSecrets"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    config["root"] = {"handlers": ["default"], "level": level.upper()}
+    return config
