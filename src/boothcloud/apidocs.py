@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from swagger_ui_bundle import swagger_ui_path
@@ -30,29 +30,30 @@ ASSETS = {
 }
 
 
-def install_docs(app: FastAPI) -> None:
-    """Serve `/docs` and its assets; create the app with `docs_url=None, redoc_url=None`."""
-    router = APIRouter(include_in_schema=False)
-    page = get_swagger_ui_html(
-        openapi_url=app.openapi_url or "/openapi.json",
-        title=f"{app.title} API",
-        swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
-        swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-        swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
-        swagger_ui_parameters={"validatorUrl": None},
-    ).body
+# The page is the same for every app (this service's title and schema URL), so it is built
+# once; create the app with `docs_url=None, redoc_url=None` and include `router`.
+PAGE = get_swagger_ui_html(
+    openapi_url="/openapi.json",
+    title="boothcloud API",
+    swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+    swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+    swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
+    swagger_ui_parameters={"validatorUrl": None},
+).body
 
-    @router.get(DOCS_URL)
-    async def docs() -> HTMLResponse:
-        return HTMLResponse(page)
+router = APIRouter(include_in_schema=False)
 
-    @router.get(ASSETS_URL + "/{name}")
-    async def asset(name: str) -> FileResponse:
-        media_type = ASSETS.get(name)
-        if media_type is None:
-            raise NotFound(f"no documentation asset {name}")
-        return FileResponse(
-            ASSET_DIR / name, media_type=media_type, headers={"Cache-Control": "max-age=86400"}
-        )
 
-    app.include_router(router)
+@router.get(DOCS_URL)
+async def docs() -> HTMLResponse:
+    return HTMLResponse(PAGE)
+
+
+@router.get(ASSETS_URL + "/{name}")
+async def asset(name: str) -> FileResponse:
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        raise NotFound(f"no documentation asset {name}")
+    return FileResponse(
+        ASSET_DIR / name, media_type=media_type, headers={"Cache-Control": "max-age=86400"}
+    )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from boothcloud import jobs
-from boothcloud.apidocs import install_docs
+from boothcloud.apidocs import router as docs_router
 from boothcloud.backups.routes import router as backups_router
 from boothcloud.customers.routes import router as customers_router
 from boothcloud.db import open_database
@@ -57,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     objects_router,
     backups_router,
     health_router,
+    docs_router,
 )
 
 
@@ -112,7 +113,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
         version="0.1.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # served from the package by install_docs, not from a CDN
+        docs_url=None,  # served from the package (apidocs), not from a CDN
         redoc_url=None,
     )
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
@@ -120,5 +121,4 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
     for router in ROUTERS:
         app.include_router(router)
-    install_docs(app)
     return app

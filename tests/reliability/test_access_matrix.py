@@ -1,7 +1,7 @@
 """Who may call what, for every route in the app's route table.
 
 `MATRIX` declares, per (method, path), who may call the route and which path parameters
-(and body fields) name a customer-owned resource. The test walks `app.routes`: a route
+(and body fields) name a customer-owned resource. The test walks the route table: a route
 without an entry fails `test_every_route_has_an_entry`, so a new route cannot ship without
 deciding its access. Each entry is then driven with every kind of wrong caller:
 
@@ -26,9 +26,9 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from starlette.routing import BaseRoute
+from starlette.routing import Route
 
-from boothcloud.app import create_app
+from boothcloud.app import api_routes, create_app
 from tests.conftest import ADMIN, ADMIN_TOKEN, license_auth, make_settings
 from tests.fakes.xendit_server import SECRET_KEY, RunningFake
 
@@ -65,13 +65,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/openapi.json"): Entry("public"),
     ("HEAD", "/openapi.json"): Entry("public"),
     ("GET", "/docs"): Entry("public"),
-    ("HEAD", "/docs"): Entry("public"),
-    ("GET", "/docs/oauth2-redirect"): Entry("public"),
-    ("HEAD", "/docs/oauth2-redirect"): Entry("public"),
-    ("GET", "/redoc"): Entry("public"),
-    ("HEAD", "/redoc"): Entry("public"),
+    ("GET", "/docs/assets/{name}"): Entry("public"),
     ("GET", "/healthz"): Entry("public"),
+    ("HEAD", "/healthz"): Entry("public"),
     ("GET", "/readyz"): Entry("public"),
+    ("HEAD", "/readyz"): Entry("public"),
     ("POST", "/api/licenses/validate"): Entry("public", body={"license_key": "PB-X"}),
     ("GET", "/api/licenses/public-key"): Entry("public"),
     ("POST", "/api/customers"): Entry("operator", body=_new_customer),
@@ -91,6 +89,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
         "caller", {"photo_id": "photo"}, body={"print_status": "printing"}
     ),
     ("DELETE", "/api/photos/{photo_id}"): Entry("operator", {"photo_id": "photo"}),
+    ("POST", "/api/photos/{photo_id}/uploaded"): Entry("caller", {"photo_id": "photo"}),
     ("POST", "/api/printers"): Entry("caller", owned_body=CUSTOMER, body=PRINTER_BODY),
     ("GET", "/api/printers"): Entry("caller"),
     ("GET", "/api/printers/{printer_id}"): Entry("caller", {"printer_id": "printer"}),
@@ -112,17 +111,11 @@ MATRIX: dict[tuple[str, str], Entry] = {
 
 
 def route_table(app: FastAPI) -> set[tuple[str, str]]:
-    """Every (method, path) the app serves, included routers walked."""
-
-    def walk(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
-        for route in routes:
-            included = getattr(route, "original_router", None)
-            yield from walk(included.routes) if included is not None else [route]
-
+    """Every (method, path) the app serves: FastAPI's own routes (the schema) and the
+    service's routers (`api_routes`)."""
+    own = [route for route in app.routes if isinstance(route, Route)]
     return {
-        (method, str(getattr(route, "path", "")))
-        for route in walk(app.routes)
-        for method in getattr(route, "methods", None) or ()
+        (method, route.path) for route in [*own, *api_routes()] for method in route.methods or ()
     }
 
 
