@@ -15,6 +15,7 @@ from boothcloud.pagination import CursorQuery, LimitQuery
 from boothcloud.photos import service
 from boothcloud.photos.schemas import Photo, PhotoCreate, PhotoFilters, PhotoPage, PhotoPatch
 from boothcloud.routing import LeanRoute
+from boothcloud.schemas import Ref
 
 router = APIRouter(prefix="/api/photos", tags=["photos"], route_class=LeanRoute)
 
@@ -47,7 +48,7 @@ async def list_photos(
     caller: CallerDep,
     filters: Annotated[PhotoFilters, Query()],
     customer_id: Annotated[
-        str | None, Query(max_length=64, description="Operator only; a booth sees its own.")
+        Ref | None, Query(description="Operator only; a booth sees its own.")
     ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,

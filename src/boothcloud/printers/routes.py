@@ -17,6 +17,7 @@ from boothcloud.photos.schemas import Photo
 from boothcloud.printers import service
 from boothcloud.printers.schemas import Printer, PrinterCreate, PrinterPage, PrinterPatch
 from boothcloud.routing import LeanRoute
+from boothcloud.schemas import Ref
 
 router = APIRouter(prefix="/api/printers", tags=["printers"], route_class=LeanRoute)
 
@@ -43,7 +44,7 @@ async def list_printers(
     db: DbDep,
     caller: CallerDep,
     customer_id: Annotated[
-        str | None, Query(max_length=64, description="Operator only; a booth sees its own.")
+        Ref | None, Query(description="Operator only; a booth sees its own.")
     ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
