@@ -154,3 +154,28 @@ async def test_405_allow_lists_every_method_of_the_path(
         assert allowed == documented, path
         checked += 1
     assert checked >= 9
+
+
+async def test_dates_are_iso_text_storable_as_utc(client: httpx.AsyncClient) -> None:
+    """Year 178 was stored as `178-...` (strftime) and every read of the row answered 500."""
+    old = await client.post(
+        "/api/customers",
+        json={
+            "name": "Old",
+            "email": "old@example.com",
+            "purchase_date": "0178-03-04T15:07:05-15:47",
+        },
+        headers=ADMIN,
+    )
+    assert old.status_code == 201, old.text
+    again = await client.get(f"/api/customers/{old.json()['id']}", headers=ADMIN)
+    assert again.json()["purchase_date"] == "0178-03-05T06:54:05Z"
+    for bad in ("12345", "9999-12-31T23:00:00-05:00", "2026-01-01"):
+        response = await client.post(
+            "/api/customers",
+            json={"name": "Bad", "email": "bad@example.com", "purchase_date": bad},
+            headers=ADMIN,
+        )
+        assert_problem(response, 422)
+    summary = await client.get("/api/payments/summary?created_to=12345", headers=ADMIN)
+    assert_problem(summary, 422)

@@ -77,8 +77,15 @@ def _encodable(value: str) -> str:
 
 
 _CONTROL = r"\x00-\x1f\x7f"
+# Whitespace spelled out, never `\s`: Python's and JSON Schema's (ECMA-262) `\s` differ
+# (\x85, \ufeff), and clients generate from the document's pattern with the latter.
+_SPACE_CHARS = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+)
+_SPACE = "".join(f"\\u{ord(c):04x}" for c in _SPACE_CHARS)
 _PLAIN = rf"[^{_CONTROL}]"
-_VISIBLE = rf"[^\s{_CONTROL}]"
+_VISIBLE = rf"[^{_SPACE}{_CONTROL}]"
 Utf8 = AfterValidator(_encodable)
 NoControl = Matches(rf"^{_PLAIN}*$", "must not contain control characters")
 # Free text is `Annotated[str, StringConstraints(max_length=...), Utf8, NoControl]`: the
@@ -89,17 +96,17 @@ Name = Annotated[
     StringConstraints(max_length=200),
     Utf8,
     Matches(
-        rf"^\s*{_VISIBLE}(?:{_PLAIN}*{_VISIBLE})?\s*$",
+        rf"^[{_SPACE}]*{_VISIBLE}(?:{_PLAIN}*{_VISIBLE})?[{_SPACE}]*$",
         "must not be blank or contain control characters",
     ),
-    AfterValidator(str.strip),
+    AfterValidator(lambda value: value.strip(_SPACE_CHARS)),
 ]
 Email = Annotated[
     str,
     StringConstraints(max_length=254),
     Utf8,
     Matches(
-        rf"^[^@\s{_CONTROL}]{{1,64}}@[^@\s.{_CONTROL}]+(?:\.[^@\s.{_CONTROL}]+)+$",
+        rf"^[^@{_SPACE}{_CONTROL}]{{1,64}}@[^@.{_SPACE}{_CONTROL}]+(?:\.[^@.{_SPACE}{_CONTROL}]+)+$",
         "not a valid email address",
     ),
 ]

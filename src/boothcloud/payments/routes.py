@@ -35,6 +35,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        pattern=service.KEY_PATTERN.pattern,  # documented; the service checks it
         description="Makes retries safe: the same key and body replay the original answer.",
     ),
 ]
