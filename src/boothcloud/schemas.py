@@ -99,7 +99,7 @@ Name = Annotated[
         rf"^[{_SPACE}]*{_VISIBLE}(?:{_PLAIN}*{_VISIBLE})?[{_SPACE}]*$",
         "must not be blank or contain control characters",
     ),
-    AfterValidator(lambda value: value.strip(_SPACE_CHARS)),
+    AfterValidator(str.strip),
 ]
 Email = Annotated[
     str,
