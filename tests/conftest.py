@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,16 +115,14 @@ def booth(customer: dict[str, Any]) -> dict[str, str]:
     return license_auth(customer["license_key"])
 
 
-@pytest.fixture(scope="module")
-def fuzz_client(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[httpx.AsyncClient, Any, asyncio.AbstractEventLoop]]:
-    """One app and database per module for hypothesis tests (which cannot take function
-    fixtures per example); each example checks its own before/after state."""
+FuzzClient = tuple[httpx.AsyncClient, Any, asyncio.AbstractEventLoop]
+
+
+@contextmanager
+def app_in_own_loop(settings: Settings) -> Iterator[FuzzClient]:
+    """The app, its lifespan entered, on an event loop of its own: hypothesis tests (which
+    cannot take function fixtures per example) drive it with `loop.run_until_complete`."""
     loop = asyncio.new_event_loop()
-    settings = make_settings(
-        tmp_path_factory.mktemp("fuzz") / "data", validate_rate_limit_per_minute=1_000_000
-    )
     application = create_app(settings, apply_migrations=True)
     lifespan = application.router.lifespan_context(application)
     loop.run_until_complete(lifespan.__aenter__())
@@ -135,3 +134,13 @@ def fuzz_client(
         loop.run_until_complete(http.aclose())
         loop.run_until_complete(lifespan.__aexit__(None, None, None))
         loop.close()
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzClient]:
+    """One app and database per module; each example checks its own before/after state."""
+    settings = make_settings(
+        tmp_path_factory.mktemp("fuzz") / "data", validate_rate_limit_per_minute=1_000_000
+    )
+    with app_in_own_loop(settings) as running:
+        yield running

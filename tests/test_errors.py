@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import ADMIN
 
@@ -99,3 +102,80 @@ async def test_openapi_declares_who_may_call(client: httpx.AsyncClient) -> None:
     ]
     assert paths["/api/webhooks/xendit"]["post"]["security"] == [{"xendit_callback": []}]
     assert "security" not in paths["/api/licenses/validate"]["post"]
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+async def test_json_route_without_json_content_type_is_415(
+    client: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = dict(ADMIN) if content_type is None else {**ADMIN, "Content-Type": content_type}
+    response = await client.post(
+        "/api/customers", content=b'{"name": "A", "email": "a@example.com"}', headers=headers
+    )
+    body = assert_problem(response, 415)
+    assert "Content-Type: application/json" in str(body["detail"])
+    assert (await client.get("/api/customers", headers=ADMIN)).json()["items"] == []
+
+
+async def test_json_with_parameters_or_a_json_suffix_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    for index, content_type in enumerate(
+        ["application/json; charset=utf-8", "application/merge-patch+json", "Application/JSON"]
+    ):
+        response = await client.post(
+            "/api/customers",
+            content=f'{{"name": "A", "email": "a{index}@example.com"}}'.encode(),
+            headers={**ADMIN, "Content-Type": content_type},
+        )
+        assert response.status_code == 201, (content_type, response.text)
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x", path)
+
+
+async def test_405_allow_lists_every_method_of_the_path(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """RFC 9110: `Allow` names all the path's methods, not the first route tried."""
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    checked = 0
+    for path, item in paths.items():
+        if path.startswith("/objects/"):
+            continue  # the object routes' path parameter swallows every sub-path
+        documented = {method.upper() for method in item}
+        unused = next(m for m in ("PUT", "DELETE", "PATCH", "POST") if m not in documented)
+        response = await client.request(unused, _concrete(path), headers=ADMIN)
+        assert_problem(response, 405)
+        allowed = {m.strip() for m in response.headers["allow"].split(",")}
+        assert allowed == documented, path
+        checked += 1
+    assert checked >= 9
+
+
+async def test_dates_are_iso_text_storable_as_utc(client: httpx.AsyncClient) -> None:
+    """Year 178 was stored as `178-...` (strftime) and every read of the row answered 500."""
+    old = await client.post(
+        "/api/customers",
+        json={
+            "name": "Old",
+            "email": "old@example.com",
+            "purchase_date": "0178-03-04T15:07:05-15:47",
+        },
+        headers=ADMIN,
+    )
+    assert old.status_code == 201, old.text
+    again = await client.get(f"/api/customers/{old.json()['id']}", headers=ADMIN)
+    assert again.json()["purchase_date"] == "0178-03-05T06:54:05Z"
+    for bad in ("12345", "9999-12-31T23:00:00-05:00", "2026-01-01"):
+        response = await client.post(
+            "/api/customers",
+            json={"name": "Bad", "email": "bad@example.com", "purchase_date": bad},
+            headers=ADMIN,
+        )
+        assert_problem(response, 422)
+    summary = await client.get("/api/payments/summary?created_to=12345", headers=ADMIN)
+    assert_problem(summary, 422)

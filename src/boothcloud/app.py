@@ -17,7 +17,7 @@ from boothcloud.db import open_database
 from boothcloud.db.migrate import migrate, pending
 from boothcloud.deps import Services
 from boothcloud.health import router as health_router
-from boothcloud.http import install_error_handlers, limit_body_size
+from boothcloud.http import install_error_handlers, limit_body_size, require_json_body
 from boothcloud.licenses.certificates import CertificateSigner
 from boothcloud.licenses.ratelimit import RateLimiter
 from boothcloud.licenses.routes import router as licenses_router
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
+    app.add_middleware(require_json_body, api=app)
     for router in ROUTERS:
         app.include_router(router)
     return app

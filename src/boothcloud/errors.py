@@ -104,6 +104,12 @@ class PayloadTooLarge(ProblemError):
     title = "Request body too large"
 
 
+class UnsupportedMediaType(ProblemError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class ValidationFailed(ProblemError):
     status = 422
     slug = "validation-error"

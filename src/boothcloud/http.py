@@ -1,17 +1,24 @@
-"""HTTP plumbing: every error as RFC 9457 problem+json, and the request body size cap."""
+"""HTTP plumbing: every error as RFC 9457 problem+json, the body size cap, JSON bodies only.
+
+A 405 names in `Allow` every method of the path (RFC 9110 section 15.5.6), not only the
+first route Starlette tried; a route whose OpenAPI operation takes a JSON body answers 415
+to any other Content-Type (or none), instead of a puzzling "valid dictionary" 422.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import RouteContext, iter_route_contexts
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from boothcloud.db.base import IntegrityViolation
@@ -21,10 +28,12 @@ from boothcloud.errors import (
     FieldError,
     PayloadTooLarge,
     ProblemError,
+    UnsupportedMediaType,
     ValidationFailed,
     constraint_error,
     problem_body,
 )
+from boothcloud.openapi import takes_json
 
 log = logging.getLogger("boothcloud.http")
 
@@ -57,9 +66,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def validation_problem(error: RequestValidationError) -> ProblemError:
-    """FastAPI's validation errors, reshaped; unparseable JSON is a 400, not a 422."""
-    details = error.errors()
+def validation_problem(details: Sequence[Any]) -> ProblemError:
+    """Pydantic's (or FastAPI's) validation errors, reshaped; unparseable JSON is a 400."""
     if any(d.get("type") == "json_invalid" for d in details):
         return BadRequest("request body is not valid JSON")
     fields = [FieldError(_field_name(tuple(d.get("loc", ()))), str(d.get("msg"))) for d in details]
@@ -74,13 +82,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(_: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
-        return problem_response(validation_problem(error))
+        return problem_response(validation_problem(error.errors()))
 
-    async def on_http(_: Request, error: Exception) -> Response:
+    async def on_http(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
         slug, title = _SLUGS.get(error.status_code, ("http-error", "HTTP error"))
         body = problem_body(error.status_code, slug, title, str(error.detail))
-        return problem_json(body, error.headers)
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app.routes, request.scope))
+        return problem_json(body, headers)
 
     async def on_integrity(_: Request, error: Exception) -> Response:
         assert isinstance(error, IntegrityViolation)
@@ -101,6 +112,68 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(IntegrityViolation, on_integrity)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _routes_for_path(routes: Sequence[BaseRoute], scope: Scope) -> list[RouteContext]:
+    """The routes whose path matches the request's, whatever their methods (the routes of
+    included routers too: FastAPI keeps them nested, `iter_route_contexts` walks them)."""
+    return [
+        route
+        for route in iter_route_contexts(routes)
+        if route.methods and route.matches(scope)[0] is not Match.NONE
+    ]
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route serves at the request's path, for a 405's `Allow`."""
+    methods = {m for route in _routes_for_path(routes, scope) for m in route.methods or ()}
+    return sorted(methods)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class require_json_body:
+    """415 for a JSON route called with another Content-Type, or none.
+
+    Which routes take JSON is read from the app's OpenAPI document (the contract clients
+    see), once, on the first request that does not declare JSON; JSON requests cost one
+    header check.
+    """
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+        self._json_operations: set[tuple[str, str]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+            if not _is_json(content_type.decode("latin-1")) and self._takes_json(scope):
+                error = UnsupportedMediaType(
+                    "this route takes a JSON body: send it with `Content-Type: application/json`"
+                )
+                await problem_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _takes_json(self, scope: Scope) -> bool:
+        if self._json_operations is None:
+            self._json_operations = {
+                (path, method.upper())
+                for path, item in self.api.openapi().get("paths", {}).items()
+                for method, operation in item.items()
+                if isinstance(operation, dict) and takes_json(operation)
+            }
+        return any(
+            (route.path_format, scope["method"]) in self._json_operations
+            for route in _routes_for_path(self.api.routes, scope)
+            if scope["method"] in (route.methods or ())
+        )
 
 
 class limit_body_size:

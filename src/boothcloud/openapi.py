@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from boothcloud.errors import PROBLEM_JSON
 
+JSON = "application/json"
+
 
 class FieldProblem(BaseModel):
     field: str
@@ -35,6 +37,7 @@ _DESCRIPTIONS = {
     404: "Not found (or another customer's)",
     409: "Conflict",
     413: "Body over 1 MiB",
+    415: "Body not sent as `Content-Type: application/json`",
     422: "Invalid fields",
     429: "Rate limited",
     502: "Payment provider failed",
@@ -87,6 +90,8 @@ def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 extra = [422] if operation.get("parameters") or "requestBody" in operation else []
                 if "requestBody" in operation:
                     extra += [400, 413]
+                if takes_json(operation):
+                    extra.append(415)
                 for status in extra:
                     responses[str(status)] = _problem_response(status)
                 if "401" in responses:
@@ -118,6 +123,18 @@ SECURITY_SCHEMES = {
         "description": "Xendit's callback verification token",
     },
 }
+
+
+def takes_json(operation: dict[str, Any]) -> bool:
+    """Whether an OpenAPI operation reads a JSON request body."""
+    return JSON in operation.get("requestBody", {}).get("content", {})
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` of a route that reads and validates its JSON body itself."""
+    schema = model.model_json_schema()
+    assert "$defs" not in schema, "inline schemas only: nested models need components"
+    return {"requestBody": {"required": True, "content": {JSON: {"schema": schema}}}}
 
 
 def _problem_response(status: int) -> dict[str, Any]:

@@ -16,11 +16,11 @@ from fastapi import Query
 
 from boothcloud.db.base import Row
 from boothcloud.errors import invalid
+from boothcloud.schemas import Cursor
 
 LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size, 1-200.")]
 CursorQuery = Annotated[
-    str | None,
-    Query(max_length=512, description="`next_cursor` of the previous page."),
+    Cursor | None, Query(description="`next_cursor` of the previous page (opaque).")
 ]
 
 

@@ -11,8 +11,6 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
-DB_FORMAT = "%Y-%m-%d %H:%M:%S"
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
@@ -21,7 +19,8 @@ def utcnow() -> datetime:
 def to_db(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(DB_FORMAT)
+    # isoformat pads the year to four digits (strftime's %Y gives `178` for year 178).
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
 
 
 def now_db() -> str:

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from boothcloud.app import create_app
 from boothcloud.deps import Services
 from boothcloud.settings import Settings
-from tests.conftest import ADMIN, create_customer, license_auth
-from tests.fakes.xendit_server import FakeXendit
+from tests.conftest import ADMIN, FuzzClient, app_in_own_loop, create_customer, license_auth
+from tests.dbstate import table_digests
+from tests.fakes.xendit_server import FakeXendit, RunningFake
 from tests.live import serve_in_thread
-from tests.payments.conftest import CALLBACK_TOKEN, create_payment, get_payment
+from tests.payments.conftest import (
+    CALLBACK_TOKEN,
+    create_payment,
+    get_payment,
+    payment_settings,
+)
 
 WEBHOOK = "/api/webhooks/xendit"
 
@@ -175,14 +187,6 @@ async def test_unknown_external_id_is_recorded_and_answered_200(
     assert event["outcome"] == "unknown_payment"
 
 
-async def test_malformed_callback_is_4xx_not_5xx(client: httpx.AsyncClient) -> None:
-    headers = {"x-callback-token": CALLBACK_TOKEN, "content-type": "application/json"}
-    broken = await client.post(WEBHOOK, content=b"{not json", headers=headers)
-    assert broken.status_code == 400
-    missing = await client.post(WEBHOOK, json={"status": "PAID"}, headers=headers)
-    assert missing.status_code == 422
-
-
 async def test_concurrent_callbacks_make_exactly_one_transition(
     client: httpx.AsyncClient,
     services: Services,
@@ -224,3 +228,128 @@ async def test_callback_over_real_http_end_to_end(settings: Settings, xendit: Fa
                 paid = await fake.post(f"/_fake/invoices/{payment['xendit_payment_id']}/paid")
             assert paid.json() == {"delivered": True, "webhook_status": 200}
             assert (await get_payment(http, booth, payment["id"]))["status"] == "completed"
+
+
+# A callback is bad input like any other (issue #12, item 2): these three answered 500.
+OUT_OF_RANGE = [
+    pytest.param({"amount": 1e40}, id="amount-1e40"),
+    pytest.param({"paid_amount": 1e19}, id="paid_amount-over-int64"),
+    pytest.param({"payment_channel": "\ud800"}, id="lone-surrogate"),
+    pytest.param({"amount": 30_000.5}, id="fractional-rupiah"),
+    pytest.param({"payment_method": "QR\x00CODE"}, id="nul"),
+    pytest.param({"external_id": "x" * 257}, id="over-long"),
+]
+
+
+async def _rejected(services: Services) -> list[dict[str, Any]]:
+    return await services.db.fetch_all(
+        "SELECT reason, payload FROM xendit_rejected_callbacks ORDER BY received_at, id"
+    )
+
+
+@pytest.mark.parametrize("override", OUT_OF_RANGE)
+async def test_out_of_range_callback_is_422_recorded_and_writes_nothing_else(
+    client: httpx.AsyncClient,
+    services: Services,
+    booth: dict[str, str],
+    payment: dict[str, Any],
+    xendit: FakeXendit,
+    override: dict[str, Any],
+) -> None:
+    xendit.set_status(payment["xendit_payment_id"], "PAID")
+    raw = json.dumps({**xendit.callback(payment["xendit_payment_id"]), **override}).encode()
+    response = await client.post(
+        WEBHOOK,
+        content=raw,
+        headers={"x-callback-token": CALLBACK_TOKEN, "content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    [field] = override
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert (await get_payment(client, booth, payment["id"]))["status"] == "pending"
+    assert await _events(services, payment["id"]) == []
+    [rejected] = await _rejected(services)
+    assert rejected["payload"] == raw.decode()
+    assert rejected["reason"].startswith(f"{field}: ")
+
+
+async def test_malformed_callback_is_4xx_not_5xx(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    headers = {"x-callback-token": CALLBACK_TOKEN, "content-type": "application/json"}
+    broken = await client.post(WEBHOOK, content=b"{not json", headers=headers)
+    assert broken.status_code == 400
+    missing = await client.post(WEBHOOK, json={"status": "PAID"}, headers=headers)
+    assert missing.status_code == 422
+    assert [r["payload"] for r in await _rejected(services)] == ["{not json", '{"status":"PAID"}']
+
+
+async def test_unauthenticated_junk_is_401_and_not_recorded(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    response = await client.post(
+        WEBHOOK, content=b'{"amount": 1e40}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert await _rejected(services) == []
+
+
+@pytest.fixture(scope="module")
+def webhook_app(
+    tmp_path_factory: pytest.TempPathFactory, xendit_server: RunningFake
+) -> Iterator[tuple[FuzzClient, Path, dict[str, Any]]]:
+    """One app with a live payment for the property below (hypothesis takes no function
+    fixtures per example); each example compares the database before and after."""
+    settings = payment_settings(tmp_path_factory.mktemp("webhook") / "data", xendit_server.fake)
+    with app_in_own_loop(settings) as running:
+        http, _, loop = running
+
+        async def setup() -> dict[str, Any]:
+            customer = await create_customer(http)
+            return await create_payment(http, license_auth(customer["license_key"]), 30_000)
+
+        yield running, settings.sqlite_path, loop.run_until_complete(setup())
+
+
+EXTREME_NUMBERS = st.sampled_from(
+    [2**63 - 1, 2**63, -(2**63) - 1, 1e19, 1e40, -1, 0, 30_000, 30_000.0, 30_000.5, 1e-300]
+) | st.floats(allow_nan=False, allow_infinity=False)
+EXTREME_TEXT = st.sampled_from(["\ud800", "\udfff x", "a\x00b", "x" * 300, "", "PAID", "QRIS"]) | (
+    st.text(st.characters(codec=None, categories=None), max_size=40)  # surrogates included
+)
+EXTREME_VALUES = EXTREME_NUMBERS | EXTREME_TEXT | st.none() | st.booleans()
+CALLBACK_FIELDS = ("id", "external_id", "status", "amount", "paid_amount", "paid_at")
+CALLBACK_FIELDS += ("payment_method", "payment_channel", "unknown_extra")
+
+
+@hypothesis_settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(overrides=st.dictionaries(st.sampled_from(CALLBACK_FIELDS), EXTREME_VALUES, min_size=1))
+def test_any_callback_is_answered_4xx_or_200_and_a_refusal_writes_only_its_record(
+    webhook_app: tuple[FuzzClient, Path, dict[str, Any]], overrides: dict[str, Any]
+) -> None:
+    (http, _, loop), database, payment = webhook_app
+    body = {
+        "id": payment["xendit_payment_id"],
+        "external_id": payment["id"],
+        "status": "PAID",
+        "amount": payment["amount"],
+        "paid_amount": payment["amount"],
+        **overrides,
+    }
+    raw = json.dumps(body).encode()  # ASCII: surrogates travel as \\ud800 escapes
+    kept = frozenset({"xendit_rejected_callbacks"})
+    before = table_digests(database, exclude=kept)
+    rejected_before = table_digests(database)["xendit_rejected_callbacks"]
+    response = loop.run_until_complete(
+        http.post(
+            WEBHOOK,
+            content=raw,
+            headers={"x-callback-token": CALLBACK_TOKEN, "content-type": "application/json"},
+        )
+    )
+    assert response.status_code in (200, 400, 422), response.text
+    if response.status_code != 200:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert table_digests(database, exclude=kept) == before
+        assert table_digests(database)["xendit_rejected_callbacks"] != rejected_before

@@ -9,7 +9,13 @@ from fastapi.responses import Response
 
 from boothcloud.auth import CallerDep, OperatorDep
 from boothcloud.customers import service
-from boothcloud.customers.schemas import Customer, CustomerCreate, CustomerPage, CustomerPatch
+from boothcloud.customers.schemas import (
+    Customer,
+    CustomerCreate,
+    CustomerPage,
+    CustomerPatch,
+    EmailQuery,
+)
 from boothcloud.deps import DbDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
@@ -40,7 +46,7 @@ async def create_customer(body: CustomerCreate, db: DbDep, _: OperatorDep) -> Re
 async def list_customers(
     db: DbDep,
     _: OperatorDep,
-    email: Annotated[str | None, Query(max_length=254)] = None,
+    email: Annotated[EmailQuery | None, Query(description="Exactly this email.")] = None,
     license_type: Tier | None = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,

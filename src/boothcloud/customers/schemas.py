@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from boothcloud.schemas import STRICT_BODY, Email, InputDatetime, Name, Phone
+from boothcloud.schemas import STRICT_BODY, Email, InputDatetime, Name, NoControl, Phone, Utf8
 from boothcloud.settings import Tier
 from boothcloud.timeutil import Timestamp
 
 LicenseStatus = Literal["active", "suspended"]
+EmailQuery = Annotated[str, StringConstraints(max_length=254), Utf8, NoControl]
 
 
 class CustomerCreate(BaseModel):

@@ -21,6 +21,7 @@ from boothcloud.licenses.schemas import (
     ValidateResponse,
 )
 from boothcloud.openapi import problems
+from boothcloud.schemas import Ref
 
 router = APIRouter(prefix="/api/licenses", tags=["licenses"])
 
@@ -70,7 +71,7 @@ async def activate_device(
 async def list_activations(
     services: ServicesDep,
     caller: CallerDep,
-    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    customer_id: Annotated[Ref | None, Query(description="Required for the operator.")] = None,
 ) -> Response:
     return respond(
         await service.list_activations(services.db, caller, services.settings, customer_id)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from boothcloud.schemas import STRICT_BODY, Fingerprint, Name
+from boothcloud.schemas import STRICT_BODY, Fingerprint, Name, NoControl, Utf8
 from boothcloud.settings import Tier
 from boothcloud.timeutil import Timestamp
 
@@ -16,7 +16,7 @@ ValidationCode = Literal["VALID", "NOT_FOUND", "SUSPENDED", "EXPIRED", "NOT_ACTI
 class ValidateRequest(BaseModel):
     model_config = STRICT_BODY
 
-    license_key: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    license_key: Annotated[str, StringConstraints(min_length=1, max_length=128), Utf8, NoControl]
     fingerprint: Fingerprint | None = None
 
 

@@ -4,32 +4,68 @@ An event is an observation of an invoice's status (a callback, or `GET /v2/invoi
 `apply` records it under the key (invoice id, status) and applies its transition in the
 same atomic batch, so a duplicate or concurrent delivery is processed exactly once and a
 status never moves backwards (see `repository.apply_event`).
+
+A callback is bad input like any other: `read_callback` refuses what the schema refuses
+(numbers outside SQLite's INTEGER or not whole rupiah, text UTF-8 cannot encode), records
+the refusal in `xendit_rejected_callbacks` and answers 400/422. Xendit retries any non-2xx
+delivery and lists it as failed in its dashboard, where the operator can resend it once
+the cause is fixed (docs/payments.md); reconciliation settles the payment meanwhile.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from boothcloud.db.base import Database
+from boothcloud.errors import BadRequest, ProblemError
+from boothcloud.http import validation_problem
 from boothcloud.payments import repository
 from boothcloud.payments.repository import Event
 from boothcloud.payments.schemas import InvoiceCallback, WebhookAck
 from boothcloud.payments.xendit import Invoice
+from boothcloud.schemas import INT64_MAX, INT64_MIN
 from boothcloud.timeutil import from_db, now_db, to_db
 
 log = logging.getLogger("boothcloud.payments")
 
 KNOWN_STATUSES = frozenset({"PENDING", "PAID", "SETTLED", "EXPIRED"})
+KEPT_PAYLOAD_BYTES = 64 * 1024  # of a rejected callback, for the operator
 
 
 def whole_rupiah(value: float | None) -> int | None:
-    """Xendit sends numbers; only an integral value can equal our integer amount."""
+    """Xendit sends numbers; only an integral value SQLite can store can equal our amount."""
     if value is None or value != value or not float(value).is_integer():  # NaN or fraction
         return None
-    return int(value)
+    number = int(value)
+    return number if INT64_MIN <= number <= INT64_MAX else None
+
+
+async def read_callback(db: Database, raw: bytes) -> InvoiceCallback:
+    """The callback, or a 400/422 problem after recording why it was refused.
+
+    Parsed like every other body (the standard library's JSON, then the model), so a lone
+    surrogate escape is a 422 naming its field rather than "not valid JSON".
+    """
+    problem: ProblemError
+    try:
+        data = json.loads(raw)
+    except ValueError:  # not JSON, or not UTF-8
+        problem = BadRequest("request body is not valid JSON")
+    else:
+        try:
+            return InvoiceCallback.model_validate(data)
+        except ValidationError as error:
+            problem = validation_problem(error.errors(include_url=False, include_input=False))
+    reason = problem.detail.encode("utf-8", "replace").decode()
+    payload = raw[:KEPT_PAYLOAD_BYTES].decode("utf-8", errors="replace")
+    await repository.insert_rejected_callback(db, reason, payload)
+    log.warning("Xendit callback rejected (kept in xendit_rejected_callbacks): %s", reason)
+    raise problem
 
 
 def _db_time(value: str | None) -> str | None:

@@ -354,3 +354,11 @@ async def fail_open(db: Database, payment_id: str, reason: str, now: str) -> boo
         (reason, now, payment_id),
     )
     return result.changes == 1
+
+
+async def insert_rejected_callback(db: Database, reason: str, payload: str) -> None:
+    """A token-authenticated callback the service refused, for the operator to inspect."""
+    await db.execute(
+        "INSERT INTO xendit_rejected_callbacks (id, reason, payload) VALUES (?, ?, ?)",
+        (new_id("xrj"), reason, payload),
+    )

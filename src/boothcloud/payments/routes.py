@@ -12,7 +12,7 @@ from boothcloud.deps import DbDep, SettingsDep
 from boothcloud.errors import Unauthorized
 from boothcloud.http import respond
 from boothcloud.licenses.keys import secrets_equal
-from boothcloud.openapi import problems
+from boothcloud.openapi import json_body, problems
 from boothcloud.pagination import CursorQuery, LimitQuery
 from boothcloud.payments import events, service, summary
 from boothcloud.payments.schemas import (
@@ -25,7 +25,7 @@ from boothcloud.payments.schemas import (
     WebhookAck,
 )
 from boothcloud.payments.xendit import XenditClient
-from boothcloud.schemas import InputDatetime
+from boothcloud.schemas import InputDatetime, Ref
 
 router = APIRouter(prefix="/api/payments", tags=["payments"])
 webhook_router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
@@ -34,14 +34,13 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        pattern=service.KEY_PATTERN.pattern,  # documented; the service checks it
         description="Makes retries safe: the same key and body replay the original answer.",
     ),
 ]
 FromQuery = Annotated[InputDatetime | None, Query(description="Created at or after (ISO 8601).")]
 ToQuery = Annotated[InputDatetime | None, Query(description="Created before (ISO 8601).")]
-CustomerQuery = Annotated[
-    str | None, Query(max_length=64, description="Operator only; a booth sees its own.")
-]
+CustomerQuery = Annotated[Ref | None, Query(description="Operator only; a booth sees its own.")]
 
 
 @router.post(
@@ -141,9 +140,10 @@ async def _check_callback_token(
     response_model=WebhookAck,
     summary="Xendit invoice callback (idempotent per invoice and status)",
     responses=problems(400, 401, 413, 422),
-    dependencies=[Depends(_check_callback_token)],  # runs before the body is validated
-    openapi_extra={"security": [{"xendit_callback": []}]},
+    dependencies=[Depends(_check_callback_token)],  # runs before the body is read
+    openapi_extra={"security": [{"xendit_callback": []}], **json_body(InvoiceCallback)},
 )
-async def xendit_webhook(request: Request, db: DbDep, body: InvoiceCallback) -> Response:
+async def xendit_webhook(request: Request, db: DbDep) -> Response:
     raw = await request.body()
-    return respond(await events.apply(db, events.from_callback(body, raw)))
+    callback = await events.read_callback(db, raw)  # a refused one is recorded first
+    return respond(await events.apply(db, events.from_callback(callback, raw)))

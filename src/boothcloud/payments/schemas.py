@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from boothcloud.schemas import STRICT_BODY, Email, Text
+from boothcloud.schemas import INT64_MAX, STRICT_BODY, Email, NoControl, Ref, Utf8
 from boothcloud.timeutil import Timestamp
 
 PaymentStatus = Literal["pending", "processing", "completed", "failed"]
@@ -19,11 +19,15 @@ class PaymentCreate(BaseModel):
 
     model_config = STRICT_BODY
 
-    amount: StrictInt = Field(gt=0, description="Whole rupiah (IDR), an integer.")
-    description: Text | None = Field(default=None, max_length=1000)
+    amount: StrictInt = Field(
+        gt=0, le=INT64_MAX, description="Whole rupiah (IDR), an integer; see settings."
+    )
+    description: Annotated[str, StringConstraints(max_length=1000), Utf8, NoControl] | None = None
     payer_email: Email | None = None
-    customer_id: str | None = Field(
-        default=None, max_length=64, description="Required for the operator; a booth's own."
+    customer_id: Ref | None = Field(
+        default=None,
+        description="Required for the operator: whose payment this is; a booth pays for its "
+        "own customer (its own id, or omitted).",
     )
 
 
@@ -56,19 +60,35 @@ class PaymentPage(BaseModel):
     next_cursor: str | None
 
 
+XenditText = Annotated[str, StringConstraints(min_length=1, max_length=256), Utf8, NoControl]
+Rupiah = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=INT64_MAX,
+        description="Whole rupiah: an integral number (`30000.0` is read "
+        "as 30000; `30000.5` is refused).",
+    ),
+]
+
+
 class InvoiceCallback(BaseModel):
-    """The fields of Xendit's invoice callback this service reads; others are kept raw."""
+    """The fields of Xendit's invoice callback this service reads; others are kept raw.
+
+    Bounded like every body: a callback these types refuse is recorded as rejected and
+    answered 4xx (see `events.reject`), never stored half-read.
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    id: str = Field(min_length=1, max_length=128)
-    external_id: str = Field(min_length=1, max_length=256)
-    status: str = Field(min_length=1, max_length=32)
-    amount: float | None = None
-    paid_amount: float | None = None
-    paid_at: str | None = None
-    payment_method: str | None = None
-    payment_channel: str | None = None
+    id: XenditText
+    external_id: XenditText
+    status: XenditText
+    amount: Rupiah | None = None
+    paid_amount: Rupiah | None = None
+    paid_at: XenditText | None = None
+    payment_method: XenditText | None = None
+    payment_channel: XenditText | None = None
 
 
 class WebhookAck(BaseModel):

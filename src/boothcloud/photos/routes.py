@@ -14,6 +14,7 @@ from boothcloud.openapi import problems
 from boothcloud.pagination import CursorQuery, LimitQuery
 from boothcloud.photos import service
 from boothcloud.photos.schemas import Photo, PhotoCreate, PhotoFilters, PhotoPage, PhotoPatch
+from boothcloud.schemas import Ref
 
 router = APIRouter(prefix="/api/photos", tags=["photos"])
 
@@ -46,7 +47,7 @@ async def list_photos(
     caller: CallerDep,
     filters: Annotated[PhotoFilters, Query()],
     customer_id: Annotated[
-        str | None, Query(max_length=64, description="Operator only; a booth sees its own.")
+        Ref | None, Query(description="Operator only; a booth sees its own.")
     ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from boothcloud.schemas import STRICT_BODY, InputDatetime
+from boothcloud.schemas import STRICT_BODY, InputDatetime, Matches, Ref, Utf8
 from boothcloud.storage.keys import MAX_KEY_BYTES, InvalidKey, check_key
 from boothcloud.timeutil import Timestamp
 
@@ -22,16 +22,20 @@ def _valid_key(value: str) -> str:
         raise ValueError(str(error)) from error
 
 
+# The document's pattern says what check_key refuses that JSON Schema can say: segments
+# separated by single `/`, none empty, `.` or `..`, no `\\` or control character.
+_SEGMENT = r"(?!\.\.?(?:/|$))[^/\\\x00-\x1f\x7f]+"
 ObjectKey = Annotated[
     str,
     Field(
         max_length=MAX_KEY_BYTES,
         description="Relative object key under `photos/<customer_id>/`; no `..`, no leading "
-        "`/`, at most 1024 bytes.",
+        "`/`, at most 1024 bytes (UTF-8).",
     ),
+    Utf8,
+    Matches(rf"^{_SEGMENT}(?:/{_SEGMENT})*$", "not a relative key of `/`-separated segments"),
     AfterValidator(_valid_key),
 ]
-PrinterRef = Annotated[str, Field(max_length=64)]
 
 
 class PhotoCreate(BaseModel):
@@ -47,11 +51,13 @@ class PhotoCreate(BaseModel):
         description="Where the booth stored the photo; omit it and the server chooses "
         "`photos/<customer_id>/<yyyy>/<mm>/<dd>/<id>.jpg` and answers with `upload_url`.",
     )
-    printer_id: PrinterRef | None = Field(
+    printer_id: Ref | None = Field(
         default=None, description="Print on this printer; null: any printer may claim it."
     )
-    customer_id: str | None = Field(
-        default=None, max_length=64, description="Operator only: whose photo this is."
+    customer_id: Ref | None = Field(
+        default=None,
+        description="Required for the operator: whose photo this is; a booth logs its own "
+        "(its own id, or omitted).",
     )
 
 
@@ -62,7 +68,7 @@ class PhotoPatch(BaseModel):
     model_config = STRICT_BODY
 
     print_status: PrintStatus | None = None
-    printer_id: PrinterRef | None = None
+    printer_id: Ref | None = None
 
 
 class Photo(BaseModel):
@@ -101,7 +107,7 @@ class PhotoPage(BaseModel):
 
 class PhotoFilters(BaseModel):
     print_status: PrintStatus | None = None
-    printer_id: str | None = None
+    printer_id: Ref | None = None
     uploaded: bool | None = Field(
         default=None, description="true: only uploaded photos; false: only those waiting."
     )

@@ -16,6 +16,7 @@ from boothcloud.photos import service as photo_service
 from boothcloud.photos.schemas import Photo
 from boothcloud.printers import service
 from boothcloud.printers.schemas import Printer, PrinterCreate, PrinterPage, PrinterPatch
+from boothcloud.schemas import Ref
 
 router = APIRouter(prefix="/api/printers", tags=["printers"])
 
@@ -42,7 +43,7 @@ async def list_printers(
     db: DbDep,
     caller: CallerDep,
     customer_id: Annotated[
-        str | None, Query(max_length=64, description="Operator only; a booth sees its own.")
+        Ref | None, Query(description="Operator only; a booth sees its own.")
     ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from boothcloud.schemas import STRICT_BODY, Name
+from boothcloud.schemas import STRICT_BODY, Name, Ref
 from boothcloud.timeutil import Timestamp
 
 PrinterType = Literal["dye-sublimation", "inkjet", "laser", "thermal", "other"]
@@ -30,8 +30,10 @@ class PrinterCreate(BaseModel):
         description="true: becomes the default (the previous one is unset). "
         "A customer's first printer is the default whatever this says.",
     )
-    customer_id: str | None = Field(
-        default=None, max_length=64, description="Operator only: whose printer this is."
+    customer_id: Ref | None = Field(
+        default=None,
+        description="Required for the operator: whose printer this is; a booth "
+        "registers its own (its own id, or omitted).",
     )
 
 
