@@ -81,6 +81,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     app_settings = make_settings(
         data,
         validate_rate_limit_per_minute=1_000_000,
+        auth_failure_limit_per_minute=1_000_000,  # schemathesis sends wrong credentials on purpose
         xendit_secret_key=SECRET_KEY,
         xendit_base_url=fake.url,
         xendit_callback_token=CALLBACK_TOKEN,
