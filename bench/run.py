@@ -278,21 +278,29 @@ def cpu_times() -> tuple[float, float]:
     return (total - idle) / TICK, total / TICK
 
 
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and its descendants."""
-    total = 0.0
+def process_tree(pid: int) -> Iterator[int]:
+    """A process and all its live descendants (uvicorn's supervisor and its workers)."""
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            stat = Path(f"/proc/{current}/stat").read_text()
-            parts = stat[stat.rindex(")") + 2 :].split()
-            total += (int(parts[11]) + int(parts[12])) / TICK
             for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pending.extend(int(c) for c in children)
+                pending.extend(int(c) for c in (task / "children").read_text().split())
         except (FileNotFoundError, ProcessLookupError, ValueError):
             continue
+        yield current
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants."""
+    total = 0.0
+    for current in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        parts = stat[stat.rindex(")") + 2 :].split()
+        total += (int(parts[11]) + int(parts[12])) / TICK
     return total
 
 
