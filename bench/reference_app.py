@@ -29,7 +29,8 @@ taking microseconds); `REFERENCE_SQLITE=thread` runs each request's database wor
 hop to a worker thread, to measure what a hop costs.
 
 Configuration (environment): REFERENCE_DATABASE_PATH, REFERENCE_URL_SIGNING_SECRET,
-REFERENCE_PUBLIC_URL, REFERENCE_VALIDATE_RATE_LIMIT_PER_MINUTE, REFERENCE_SQLITE.
+REFERENCE_PUBLIC_URL, REFERENCE_VALIDATE_RATE_LIMIT_PER_MINUTE, REFERENCE_SQLITE,
+REFERENCE_SQLITE_SYNCHRONOUS (NORMAL or FULL, as boothcloud's setting).
 Run: `uvicorn --app-dir bench reference_app:app --workers 2 --loop uvloop --http httptools`.
 """
 
@@ -58,6 +59,9 @@ PUBLIC_URL = os.environ.get("REFERENCE_PUBLIC_URL", "http://127.0.0.1:8000").rst
 RATE_PER_MINUTE = float(os.environ.get("REFERENCE_VALIDATE_RATE_LIMIT_PER_MINUTE", "60"))
 PRESIGN_EXPIRY = int(os.environ.get("REFERENCE_PRESIGN_EXPIRY_SECONDS", "900"))
 MODE = os.environ.get("REFERENCE_SQLITE", "inline")
+SYNCHRONOUS = os.environ.get("REFERENCE_SQLITE_SYNCHRONOUS", "NORMAL")
+if SYNCHRONOUS not in ("NORMAL", "FULL"):
+    raise SystemExit(f"REFERENCE_SQLITE_SYNCHRONOUS must be NORMAL or FULL, not {SYNCHRONOUS!r}")
 MAX_BODY = 1024 * 1024
 BUSY_TIMEOUT_MS = 5_000
 
@@ -134,7 +138,7 @@ def db() -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         _local.conn = conn
     return conn
 

@@ -36,6 +36,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,7 +60,9 @@ from boothcloud.db.migrate import migrate  # noqa: E402
 from boothcloud.db.sqlite import SQLiteDatabase  # noqa: E402
 from boothcloud.ids import new_id, uuid7  # noqa: E402
 from boothcloud.licenses.keys import generate_license_key  # noqa: E402
-from boothcloud.settings import PACKAGED_MIGRATIONS  # noqa: E402
+from boothcloud.settings import PACKAGED_MIGRATIONS, Settings  # noqa: E402
+
+WAL_MAX_DEFAULT = Settings.model_fields["sqlite_wal_max_bytes"].default
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Scenario:
     p99_target_ms: float
     data: str  # which data file the wrk script reads
     count_statuses: bool = False
+    writes: bool = False  # its WAL must stay under the ceiling (--wal-max-mb)
 
 
 SCENARIOS = {
@@ -81,9 +85,10 @@ SCENARIOS = {
         Scenario("validate", "POST /api/licenses/validate", "post", "/api/licenses/validate",
                  20.0, "customers"),
         Scenario("photos", "POST /api/photos", "post", "/api/photos", 25.0, "customers",
-                 count_statuses=True),
+                 count_statuses=True, writes=True),
         Scenario("claim", "POST /api/printers/:id/claim", "post",
-                 "/api/printers/{printer_id}/claim", 25.0, "printers", count_statuses=True),
+                 "/api/printers/{printer_id}/claim", 25.0, "printers", count_statuses=True,
+                 writes=True),
     )
 }  # fmt: skip
 RATIO_TARGET = 0.5
@@ -273,21 +278,29 @@ def cpu_times() -> tuple[float, float]:
     return (total - idle) / TICK, total / TICK
 
 
-def process_tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and its descendants."""
-    total = 0.0
+def process_tree(pid: int) -> Iterator[int]:
+    """A process and all its live descendants (uvicorn's supervisor and its workers)."""
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            stat = Path(f"/proc/{current}/stat").read_text()
-            parts = stat[stat.rindex(")") + 2 :].split()
-            total += (int(parts[11]) + int(parts[12])) / TICK
             for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                pending.extend(int(c) for c in children)
+                pending.extend(int(c) for c in (task / "children").read_text().split())
         except (FileNotFoundError, ProcessLookupError, ValueError):
             continue
+        yield current
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants."""
+    total = 0.0
+    for current in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        parts = stat[stat.rindex(")") + 2 :].split()
+        total += (int(parts[11]) + int(parts[12])) / TICK
     return total
 
 
@@ -308,9 +321,43 @@ def free_port() -> int:
         return port
 
 
+class WalSampler:
+    """The size of a database's WAL file, sampled every 50 ms while a run goes on."""
+
+    def __init__(self, database: Path) -> None:
+        self.wal = Path(f"{database}-wal")
+        self.max_bytes = self.end_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def size(self) -> int:
+        try:
+            return self.wal.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _sample(self) -> None:
+        while True:
+            self.max_bytes = max(self.max_bytes, self.size())
+            if self._stop.wait(0.05):
+                return
+
+    def __enter__(self) -> WalSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.end_bytes = self.size()
+
+
 class Server:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], cwd: Path, port: int):
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], cwd: Path, port: int, db: Path
+    ) -> None:
         self.name, self.argv, self.env, self.cwd, self.port = name, argv, env, cwd, port
+        self.db = db
         self.log = cwd / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -390,9 +437,11 @@ def boothcloud_server(work: Path, db: Path, args: argparse.Namespace, secret: st
         "BOOTHCLOUD_BACKUP_ENABLED": "false",
         "BOOTHCLOUD_RECONCILE_INTERVAL_SECONDS": "0",
         "BOOTHCLOUD_LOG_LEVEL": "warning",
+        "BOOTHCLOUD_SQLITE_SYNCHRONOUS": args.synchronous,
+        "BOOTHCLOUD_SQLITE_WAL_MAX_BYTES": str(int(args.wal_max_mb * 1024 * 1024)),
     }  # fmt: skip
     argv = uvicorn_argv(["--factory", "boothcloud.app:create_app"], port, args.workers)
-    return Server("boothcloud", argv, env, home, port)
+    return Server("boothcloud", argv, env, home, port, db)
 
 
 def reference_server(work: Path, db: Path, args: argparse.Namespace, secret: str) -> Server:
@@ -405,9 +454,10 @@ def reference_server(work: Path, db: Path, args: argparse.Namespace, secret: str
         "REFERENCE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "REFERENCE_VALIDATE_RATE_LIMIT_PER_MINUTE": "1000000000",
         "REFERENCE_SQLITE": args.reference_sqlite,
+        "REFERENCE_SQLITE_SYNCHRONOUS": args.synchronous,
     }
     argv = uvicorn_argv(["--app-dir", str(BENCH), "reference_app:app"], port, args.workers)
-    return Server("reference", argv, env, home, port)
+    return Server("reference", argv, env, home, port, db)
 
 
 # --- requests outside the load: route detection and same-answer checks ---------------------
@@ -538,7 +588,10 @@ def wrk_run(
     busy0, total0 = cpu_times()
     server0 = server.cpu()
     started = time.monotonic()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    with WalSampler(server.db) as wal:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=seconds + 60, check=False
+        )
     wall = time.monotonic() - started
     busy1, total1 = cpu_times()
     server1 = server.cpu()
@@ -561,6 +614,8 @@ def wrk_run(
         cpu_us_per_request=round((server1 - server0) / max(stats["requests"], 1) * 1e6, 1),
         valid=failed == 0 and stats["requests"] > 0,
         failed=failed,
+        wal_max_mb=round(wal.max_bytes / 2**20, 1),
+        wal_end_mb=round(wal.end_bytes / 2**20, 1),
         load={
             "machine_cores_busy": round(machine, 2),
             "server_cores": round(server_cores, 2),
@@ -593,7 +648,7 @@ def drive(
         print(
             f"  {server.name:10} {scenario.name:9} {stats['rps']:>9.1f} req/s  "
             f"p50 {stats['p50_ms']:>6.2f} ms  p99 {stats['p99_ms']:>6.2f} ms  "
-            f"{stats['cpu_us_per_request']:>6.0f} us CPU/req  "
+            f"{stats['cpu_us_per_request']:>6.0f} us CPU/req  WAL max {stats['wal_max_mb']} MB  "
             f"(cores: server {stats['load']['server_cores']}, wrk {stats['load']['wrk_cores']},"
             f" other {stats['load']['other_cores']}){flag}",
             flush=True,
@@ -602,13 +657,17 @@ def drive(
 
 
 # --- report -------------------------------------------------------------------------------
-def verdicts(ours: dict[str, Any], ref: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
+def verdicts(
+    ours: dict[str, Any], ref: dict[str, Any], scenario: Scenario, wal_max_mb: float
+) -> dict[str, Any]:
     ratio = ours["rps"] / ref["rps"] if ref["rps"] else 0.0
     valid = ours["valid"] and ref["valid"]
     return {
         "ratio": round(ratio, 2),
         "ratio_pass": valid and ratio >= RATIO_TARGET,
         "p99_pass": valid and ours["p99_ms"] < scenario.p99_target_ms,
+        # Only boothcloud's WAL has a ceiling; the reference's is shown for comparison.
+        "wal_pass": not scenario.writes or ours["wal_max_mb"] < wal_max_mb,
         "valid": valid,
     }
 
@@ -616,8 +675,8 @@ def verdicts(ours: dict[str, Any], ref: dict[str, Any], scenario: Scenario) -> d
 def markdown(results: dict[str, Any]) -> str:
     rows = [
         "| Route | boothcloud req/s | p50 ms | p99 ms | CPU/req | reference req/s | p50 ms "
-        "| p99 ms | CPU/req | ratio (>= 0.5) | p99 target | result |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| p99 ms | CPU/req | ratio (>= 0.5) | p99 target | WAL max MB (ours / ref) | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for name, verdict in results["verdicts"].items():
         scenario = SCENARIOS[name]
@@ -629,14 +688,17 @@ def markdown(results: dict[str, Any]) -> str:
             ratio_word = "PASS" if verdict["ratio_pass"] else "FAIL"
             p99_word = "PASS" if verdict["p99_pass"] else "FAIL"
             result = f"ratio {ratio_word}, p99 {p99_word}"
+            if scenario.writes:
+                result += f", WAL {'PASS' if verdict['wal_pass'] else 'FAIL'}"
         rows.append(
             f"| `{scenario.route}` | {ours['rps']:,.0f} | {ours['p50_ms']:.2f} | "
             f"{ours['p99_ms']:.2f} | {ours['cpu_us_per_request']:.0f} µs | {ref['rps']:,.0f} | "
             f"{ref['p50_ms']:.2f} | {ref['p99_ms']:.2f} | {ref['cpu_us_per_request']:.0f} µs | "
-            f"{verdict['ratio']:.2f}x | < {scenario.p99_target_ms:g} ms | {result} |"
+            f"{verdict['ratio']:.2f}x | < {scenario.p99_target_ms:g} ms | "
+            f"{ours['wal_max_mb']:g} / {ref['wal_max_mb']:g} | {result} |"
         )
     for name in results["skipped"]:
-        rows.append(f"| `{SCENARIOS[name].route}` | not built yet |{' |' * 10} skipped |")
+        rows.append(f"| `{SCENARIOS[name].route}` | not built yet |{' |' * 11} skipped |")
     return "\n".join(rows)
 
 
@@ -658,6 +720,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--reference-sqlite", choices=["inline", "thread"], default="inline",
         help="reference runs its queries on the event loop (floor) or in one thread hop",
+    )  # fmt: skip
+    parser.add_argument(
+        "--synchronous", choices=["NORMAL", "FULL"], default="NORMAL",
+        help="SQLite synchronous mode of both apps (BOOTHCLOUD_SQLITE_SYNCHRONOUS)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--wal-max-mb", type=float, default=WAL_MAX_DEFAULT / 2**20,
+        help="boothcloud WAL ceiling (BOOTHCLOUD_SQLITE_WAL_MAX_BYTES); write runs stay under it",
     )  # fmt: skip
     parser.add_argument("--only", choices=["both", "boothcloud", "reference"], default="both")
     parser.add_argument(
@@ -741,7 +811,7 @@ def main() -> int:
             for scenario in present:
                 results["verdicts"][scenario.name] = verdicts(
                     results["boothcloud"][scenario.name], results["reference"][scenario.name],
-                    scenario,
+                    scenario, args.wal_max_mb,
                 )  # fmt: skip
         results["machine"]["loadavg_after"] = os.getloadavg()
 
@@ -763,14 +833,18 @@ def main() -> int:
                 f"{args.threads} threads, {args.duration:g}s per run after {args.warmup:g}s "
                 f"warm-up, {os.cpu_count()} cores; other processes used up to "
                 f"{max(other, default=0):.2f} cores during the runs. Reference SQLite: "
-                f"{args.reference_sqlite}."
+                f"{args.reference_sqlite}; synchronous={args.synchronous}; boothcloud's WAL "
+                f"ceiling {args.wal_max_mb:g} MB."
             )
         print(f"results: {out.relative_to(ROOT)}")
         invalid = [n for n, v in results["verdicts"].items() if not v["valid"]]
         if invalid:
             print(f"INVALID RUN: failed requests in {', '.join(invalid)}")
             return 2
-        passed = all(v["ratio_pass"] and v["p99_pass"] for v in results["verdicts"].values())
+        passed = all(
+            v["ratio_pass"] and v["p99_pass"] and v["wal_pass"]
+            for v in results["verdicts"].values()
+        )
         print("ALL TARGETS PASS" if passed else "SOME TARGETS FAIL")
         return 0 if passed else 1
     finally:

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     # D1 through the bridge worker (see d1/): its URL and bearer token.
     d1_url: str | None = None
     d1_token: SecretStr | None = None
+    # Embedded SQLite durability (docs/performance.md, "Durability and the WAL"). NORMAL:
+    # a power loss can lose the last commits since the last checkpoint, never corrupts;
+    # FULL: every commit is synced to disk first.
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    # The WAL is checkpointed and truncated once it passes half of this, so it stays under
+    # it (except while a long read, such as a backup's dump, holds an old snapshot).
+    sqlite_wal_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
 
     # --- licenses -------------------------------------------------------------------------
     tier_device_limits: dict[Tier, int | None] = Field(default_factory=_default_device_limits)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from boothcloud.db import open_database
 from boothcloud.db.base import IntegrityViolation, Statement
 from boothcloud.db.sqlite import SQLiteDatabase
+from tests.conftest import make_settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT UNIQUE NOT NULL,
@@ -172,3 +174,51 @@ async def test_checkpoints_run_off_the_write_path(db: SQLiteDatabase) -> None:
     await db.close()
     wal = main_file.with_name(main_file.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+async def test_wal_comes_back_under_its_ceiling_after_a_long_read(tmp_path: Path) -> None:
+    """A reader pinning an old snapshot lets the WAL grow past its ceiling under a burst of
+    writes (nothing may be checkpointed past that snapshot); once it lets go, the WAL is
+    truncated back under the ceiling while writes carry on (a PASSIVE checkpoint alone
+    copies the frames but leaves the file at its largest)."""
+    ceiling = 1024 * 1024
+    db = SQLiteDatabase(tmp_path / "w.db", wal_max_bytes=ceiling)
+    await db.executescript(SCHEMA)
+    wal = tmp_path / "w.db-wal"
+    reader = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)  # snapshot taken
+    try:
+        for burst in range(20):
+            await db.batch(
+                [
+                    Statement("INSERT INTO t (v, n) VALUES (?, 1)", (f"{burst}-{i}-" + "x" * 900,))
+                    for i in range(100)
+                ]
+            )
+            await asyncio.sleep(0.05)  # the checkpoint thread gets its turns, in vain
+        assert wal.stat().st_size > ceiling
+        assert reader.execute("SELECT COUNT(*) FROM t").fetchone() == (0,)  # still pinned
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    for i in range(400):  # writes go on; the WAL must come back under its ceiling
+        await db.execute("INSERT INTO t (v, n) VALUES (?, 1)", (f"after-{i}",))
+        if wal.stat().st_size < ceiling:
+            break
+        await asyncio.sleep(0.05)
+    assert wal.stat().st_size < ceiling
+    assert await db.fetch_one("SELECT COUNT(*) AS n FROM t WHERE v LIKE '19-%'") == {"n": 100}
+    await db.close()
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("NORMAL", 1), ("FULL", 2)])
+async def test_synchronous_comes_from_the_settings(
+    tmp_path: Path, setting: str, pragma: int
+) -> None:
+    db = open_database(make_settings(tmp_path / "data", sqlite_synchronous=setting))
+    try:
+        answer = await db.execute("PRAGMA synchronous")  # on the writer's connection
+        assert answer.rows == [{"synchronous": pragma}]
+    finally:
+        await db.close()

@@ -13,4 +13,8 @@ def open_database(settings: Settings) -> Database:
         return D1Database.from_settings(settings)
     from boothcloud.db.sqlite import SQLiteDatabase
 
-    return SQLiteDatabase(settings.sqlite_path)
+    return SQLiteDatabase(
+        settings.sqlite_path,
+        synchronous=settings.sqlite_synchronous,
+        wal_max_bytes=settings.sqlite_wal_max_bytes,
+    )

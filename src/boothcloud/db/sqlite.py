@@ -18,22 +18,25 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from boothcloud.db.base import IntegrityViolation, Params, Result, Row, Statement
 from boothcloud.db.dump import iter_dump
-from boothcloud.db.writer import SQLiteWriter
+from boothcloud.db.writer import BUSY_TIMEOUT_MS, SQLiteWriter
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 5_000
+Synchronous = Literal["NORMAL", "FULL"]
+DEFAULT_WAL_MAX_BYTES = 64 * 1024 * 1024
 DUMP_CHUNK = 500  # statements fetched per hop to the reader thread
 
 
 def _one(cursor: sqlite3.Cursor) -> Row | None:
     row = cursor.fetchone()
+    names = [column[0] for column in cursor.description]
+    cursor.close()  # ends the read snapshot now, not whenever the cursor is collected
     if row is None:
         return None
-    return dict(zip([column[0] for column in cursor.description], row, strict=True))
+    return dict(zip(names, row, strict=True))
 
 
 def _all(cursor: sqlite3.Cursor) -> list[Row]:
@@ -45,8 +48,15 @@ def _all(cursor: sqlite3.Cursor) -> list[Row]:
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open a connection with the pragmas every boothcloud connection needs."""
+def connect(
+    path: Path | str, *, readonly: bool = False, synchronous: Synchronous = "NORMAL"
+) -> sqlite3.Connection:
+    """Open a connection with the pragmas every boothcloud connection needs.
+
+    `synchronous=NORMAL` in WAL mode syncs the WAL only at checkpoints: a power loss (not
+    a process crash, which loses nothing committed) can lose the transactions committed
+    since the last sync, and never corrupts the database. `FULL` syncs every commit.
+    """
     conn = sqlite3.connect(
         str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
     )
@@ -56,7 +66,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
         # Switching needs an exclusive lock; once WAL (persistent), never ask again.
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
     return conn
 
 
@@ -75,7 +85,14 @@ def integrity_violation(error: sqlite3.IntegrityError) -> IntegrityViolation:
 class SQLiteDatabase:
     """`Database` on a local SQLite file."""
 
-    def __init__(self, path: Path | str, *, readers: int = 4) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        readers: int = 4,
+        synchronous: Synchronous = "NORMAL",
+        wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES,
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._reader_pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-r")
@@ -84,7 +101,11 @@ class SQLiteDatabase:
         self._lock = threading.Lock()
         self._inline: sqlite3.Connection | None = None  # reads on the event loop thread
         self._writer = SQLiteWriter(
-            lambda: connect(self.path), Path(f"{self.path}.write-lock"), integrity_violation
+            lambda: connect(self.path, synchronous=synchronous),
+            Path(f"{self.path}.write-lock"),
+            integrity_violation,
+            wal_path=Path(f"{self.path}-wal"),
+            wal_max_bytes=wal_max_bytes,
         )
 
     # -- plumbing -------------------------------------------------------------------------
