@@ -77,13 +77,14 @@ LICENSE_BY_KEY = (
 )
 PHOTO_COLUMNS = (
     "id, customer_id, r2_key, print_status, printer_id, created_at, "
-    "coalesce(updated_at, created_at) AS updated_at, claimed_at"
+    "coalesce(updated_at, created_at) AS updated_at, claimed_at, uploaded_at, object_size, "
+    "content_type"
 )
 PHOTO_FIELDS = (
     "id", "customer_id", "r2_key", "print_status", "printer_id", "created_at", "updated_at",
-    "claimed_at",
+    "claimed_at", "uploaded_at", "object_size", "content_type",
 )  # fmt: skip
-PHOTO_TIMES = {"created_at", "updated_at", "claimed_at"}
+PHOTO_TIMES = {"created_at", "updated_at", "claimed_at", "uploaded_at"}
 PRINTER_OK = "(? IS NULL OR EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?))"
 INSERT_PHOTO = (
     "INSERT INTO photos (id, customer_id, r2_key, printer_id, request_hash, print_status, "
@@ -99,9 +100,9 @@ CLAIM = (
     "UPDATE photos SET print_status = 'printing', printer_id = ?, "
     "claimed_at = datetime('now'), updated_at = datetime('now') "
     "WHERE id = (SELECT id FROM photos WHERE customer_id = ? "
-    "AND print_status = 'pending' AND (printer_id = ? OR printer_id IS NULL) "
-    "ORDER BY created_at, id LIMIT 1) "
-    "AND print_status = 'pending' "
+    "AND print_status = 'pending' AND uploaded_at IS NOT NULL "
+    "AND (printer_id = ? OR printer_id IS NULL) ORDER BY created_at, id LIMIT 1) "
+    "AND print_status = 'pending' AND uploaded_at IS NOT NULL "
     "AND EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?) "
     f"RETURNING {PHOTO_COLUMNS}"
 )

@@ -216,6 +216,10 @@ def build_database(path: Path, work: Path, args: argparse.Namespace) -> Dataset:
                 "created_at": stamp,
                 "updated_at": stamp,
                 "claimed_at": stamp if status != "pending" and printer else None,
+                # Booths upload right after logging: every photo here has its object.
+                "uploaded_at": stamp,
+                "object_size": 180_000,
+                "content_type": "image/jpeg",
                 "request_hash": hashlib.sha256(key.encode()).hexdigest(),
             }
         )
@@ -527,7 +531,7 @@ def compare_answers(ours: dict[str, Any], reference: dict[str, Any]) -> dict[str
     """Same status and the same fields; values must match where they are deterministic."""
     verdicts: dict[str, str] = {}
     # Ids, keys, times and signed URLs differ run to run; URLs must agree up to the key.
-    volatile = {"id", "r2_key", "created_at", "updated_at", "claimed_at"}
+    volatile = {"id", "r2_key", "created_at", "updated_at", "claimed_at", "uploaded_at"}
     for name, (status, body) in ours.items():
         ref_status, ref_body = reference.get(name, (None, None))
         if status != ref_status:
