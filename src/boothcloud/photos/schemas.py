@@ -53,6 +53,9 @@ class PhotoCreate(BaseModel):
     customer_id: str | None = Field(
         default=None, max_length=64, description="Operator only: whose photo this is."
     )
+    session_id: str | None = Field(
+        default=None, max_length=64, description="The guest session it belongs to (its gallery)."
+    )
 
 
 class PhotoPatch(BaseModel):
@@ -71,6 +74,7 @@ class Photo(BaseModel):
     r2_key: str
     print_status: str = Field(description="pending, printing, completed or failed.")
     printer_id: str | None
+    session_id: str | None = Field(default=None, description="The guest session, if any.")
     created_at: Timestamp
     updated_at: Timestamp
     claimed_at: Timestamp | None = Field(
@@ -84,6 +88,9 @@ class Photo(BaseModel):
     object_size: int | None = Field(default=None, description="Bytes of the uploaded object.")
     content_type: str | None = Field(
         default=None, description="Content-Type of the uploaded object."
+    )
+    purged_at: Timestamp | None = Field(
+        default=None, description="When the gallery's retention deleted its objects."
     )
     upload_url: str | None = Field(
         default=None,
