@@ -28,6 +28,7 @@ from boothcloud.photos.routes import router as photos_router
 from boothcloud.printers.routes import router as printers_router
 from boothcloud.sessions.gallery import install_gallery_pages
 from boothcloud.sessions.gallery import router as gallery_router
+from boothcloud.sessions.routes import branding_router
 from boothcloud.sessions.routes import router as sessions_router
 from boothcloud.settings import Settings, get_settings
 from boothcloud.storage.factory import open_store
@@ -57,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     printers_router,
     payments_router,
     sessions_router,
+    branding_router,
     gallery_router,
     webhook_router,
     objects_router,

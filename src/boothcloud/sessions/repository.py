@@ -219,6 +219,11 @@ async def count(db: Database, customer_id: str, day: str, column: str) -> None:
     )
 
 
+async def logo_of(db: Database, customer_id: str) -> Row | None:
+    """The customer's logo key (the row is None when there is no such customer)."""
+    return await db.fetch_one("SELECT gallery_logo_key FROM customers WHERE id = ?", (customer_id,))
+
+
 async def set_logo(db: Database, customer_id: str, key: str | None) -> bool:
     result = await db.execute(
         "UPDATE customers SET gallery_logo_key = ?, updated_at = datetime('now') WHERE id = ?",

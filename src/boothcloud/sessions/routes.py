@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from boothcloud.auth import BoothDep, CallerDep
-from boothcloud.deps import DbDep, SettingsDep
+from boothcloud.deps import DbDep, SettingsDep, StoreDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
 from boothcloud.pagination import CursorQuery, LimitQuery
-from boothcloud.sessions import qr, service
+from boothcloud.sessions import branding, qr, service
 from boothcloud.sessions.schemas import (
     Session,
     SessionCreate,
@@ -24,6 +24,7 @@ from boothcloud.sessions.schemas import (
 )
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+branding_router = APIRouter(prefix="/api/customers", tags=["sessions"])
 
 CustomerQuery = Annotated[
     str | None, Query(max_length=64, description="Operator only; a booth sees its own.")
@@ -153,3 +154,38 @@ async def session_qr_png(
     session_id: str, db: DbDep, settings: SettingsDep, caller: CallerDep, scale: ScaleQuery = 8
 ) -> Response:
     return await _qr("png", session_id, db, settings, caller, scale)
+
+
+@branding_router.put(
+    "/{customer_id}/gallery-logo",
+    status_code=204,
+    summary="Set the logo of the customer's gallery pages (PNG, JPEG or WebP body)",
+    responses=problems(401, 403, 404, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in branding.LOGO_TYPES
+            },
+        }
+    },
+)
+async def put_gallery_logo(
+    customer_id: str, request: Request, db: DbDep, store: StoreDep, caller: CallerDep
+) -> Response:
+    content_type = request.headers.get("content-type", "")
+    await branding.set_logo(db, store, caller, customer_id, content_type, await request.body())
+    return Response(status_code=204)
+
+
+@branding_router.delete(
+    "/{customer_id}/gallery-logo",
+    status_code=204,
+    summary="Remove the gallery logo (pages show the customer's name only)",
+    responses=problems(401, 403, 404),
+)
+async def delete_gallery_logo(
+    customer_id: str, db: DbDep, store: StoreDep, caller: CallerDep
+) -> Response:
+    await branding.remove_logo(db, store, caller, customer_id)
+    return Response(status_code=204)
