@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from boothcloud.db.base import Database, Row
-from boothcloud.deps import ServicesDep
+from boothcloud.deps import Services, ServicesDep
 from boothcloud.licenses.ratelimit import RateLimiter
 from boothcloud.sessions import repository, thumbnails
 from boothcloud.sessions.archive import zip_stream
@@ -28,6 +28,12 @@ from boothcloud.storage.keys import InvalidKey
 from boothcloud.timeutil import from_db, utcnow
 
 router = APIRouter(tags=["gallery"])
+_HTML: dict[str, Any] = {"content": {"text/html": {}}}
+# Every gallery route may answer the 404 page (wrong, expired, revoked) or the 429 page.
+PAGES: dict[int | str, dict[str, Any]] = {
+    404: {**_HTML, "description": "Wrong, expired or revoked code (HTML page)"},
+    429: {**_HTML, "description": "Too many lookups from this client (HTML page)"},
+}
 
 MAX_CODE_LENGTH = 64
 templates = Environment(
@@ -58,7 +64,7 @@ def not_found_page() -> HTMLResponse:
     return _page("not_found.html", 404)
 
 
-def _limiter(services: Any) -> RateLimiter:
+def _limiter(services: Services) -> RateLimiter:
     limiter: RateLimiter = services.extras.get("gallery_limiter") or services.extras.setdefault(
         "gallery_limiter", RateLimiter(services.settings.gallery_rate_limit_per_minute)
     )
@@ -68,12 +74,11 @@ def _limiter(services: Any) -> RateLimiter:
 @dataclass(frozen=True, slots=True)
 class Gallery:
     session: Row
-    services: Any
+    services: Services
 
     @property
     def db(self) -> Database:
-        db: Database = self.services.db
-        return db
+        return self.services.db
 
 
 async def open_gallery(request: Request, share_code: str, services: ServicesDep) -> Gallery:
@@ -108,7 +113,7 @@ GalleryDep = Annotated[Gallery, Depends(open_gallery)]
 
 def _presign(gallery: Gallery, key: str) -> str | None:
     try:
-        url: str = gallery.services.store.presign_get(
+        url = gallery.services.store.presign_get(
             key, gallery.services.settings.presign_expiry_seconds
         )
     except InvalidKey:
@@ -132,7 +137,7 @@ async def _count(gallery: Gallery, column: str) -> None:
     response_class=HTMLResponse,
     summary="The guest's gallery page (HTML); the friendly 404 page for a wrong, expired "
     "or revoked code",
-    responses={404: {"content": {"text/html": {}}}, 429: {"content": {"text/html": {}}}},
+    responses=PAGES,
 )
 async def gallery_page(share_code: str, gallery: GalleryDep) -> HTMLResponse:
     services = gallery.services
@@ -170,7 +175,7 @@ async def gallery_page(share_code: str, gallery: GalleryDep) -> HTMLResponse:
     summary="Download one photo of the gallery (a redirect to a presigned, expiring URL)",
     response_class=RedirectResponse,
     status_code=302,
-    responses={404: {"content": {"text/html": {}}}},
+    responses=PAGES,
 )
 async def gallery_photo(photo_id: str, gallery: GalleryDep) -> Response:
     photo = await repository.gallery_photo(gallery.db, str(gallery.session["id"]), photo_id)
@@ -185,7 +190,7 @@ async def gallery_photo(photo_id: str, gallery: GalleryDep) -> Response:
     "/s/{share_code}/download.zip",
     summary='"Download all": the gallery\'s photos as one ZIP, streamed',
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/zip": {}}}, 404: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"application/zip": {}}}, **PAGES},
 )
 async def gallery_zip(gallery: GalleryDep) -> Response:
     rows = await repository.gallery_photos(gallery.db, str(gallery.session["id"]))
