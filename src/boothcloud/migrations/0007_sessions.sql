@@ -1,15 +1,17 @@
 -- Guest sessions (issue #7): one visit at one booth, from payment to prints to the
 -- guest's gallery. Rows are kept for accounting after a gallery's objects are purged.
+-- activation_id: the booth device that opened it (a deactivated device leaves its
+--   sessions in place). payment_id: the payment that paid for it (free sessions have
+--   none); one payment pays one session. share_code is shown in share_url; lookups go by
+--   its SHA-256 (share_hash), so the index search's timing says nothing about the code.
+-- (No comments inside CREATE TABLE: SQLite keeps them in sqlite_master, and the schema
+--  must read the same on D1, which strips them, and in a one-line-per-statement dump.)
 CREATE TABLE sessions (
   id TEXT PRIMARY KEY,
   customer_id TEXT NOT NULL REFERENCES customers(id),
-  -- The booth device that opened it; a deactivated device leaves its sessions in place.
   activation_id TEXT REFERENCES license_activations(id) ON DELETE SET NULL,
   status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed', 'abandoned')),
-  -- The payment that paid for it (free sessions have none); one payment pays one session.
   payment_id TEXT REFERENCES payments(id),
-  -- The share code is shown in share_url; lookups go by its SHA-256 (share_hash), so the
-  -- index search's timing says nothing about the code itself.
   share_code TEXT NOT NULL,
   share_hash TEXT NOT NULL,
   expires_at DATETIME NOT NULL,
