@@ -56,6 +56,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shipped = zipfile.ZipFile(wheel).namelist()
     expected = sorted(p.name for p in (REPO / "src/boothcloud/migrations").glob("*.sql"))
     assert sorted(Path(n).name for n in shipped if "/migrations/" in n) == expected
+    pages = sorted(p.name for p in (REPO / "src/boothcloud/sessions/templates").glob("*.html"))
+    assert sorted(Path(n).name for n in shipped if "/sessions/templates/" in n) == pages
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], timeout=120)
     _run(

@@ -26,6 +26,10 @@ from boothcloud.payments.routes import router as payments_router
 from boothcloud.payments.routes import webhook_router
 from boothcloud.photos.routes import router as photos_router
 from boothcloud.printers.routes import router as printers_router
+from boothcloud.sessions.gallery import install_gallery_pages
+from boothcloud.sessions.gallery import router as gallery_router
+from boothcloud.sessions.routes import branding_router
+from boothcloud.sessions.routes import router as sessions_router
 from boothcloud.settings import Settings, get_settings
 from boothcloud.storage.factory import open_store
 from boothcloud.storage.routes import OBJECTS_PREFIX
@@ -53,6 +57,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     photos_router,
     printers_router,
     payments_router,
+    sessions_router,
+    branding_router,
+    gallery_router,
     webhook_router,
     objects_router,
     backups_router,
@@ -118,6 +125,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     )
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     install_error_handlers(app)
+    install_gallery_pages(app)
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
     app.add_middleware(require_json_body, api=app)
     for router in ROUTERS:

@@ -33,9 +33,15 @@ def declared_jobs(services: Services) -> list[Job]:
     from boothcloud.backups.jobs import jobs as backup_jobs
     from boothcloud.payments.jobs import jobs as payment_jobs
     from boothcloud.photos.jobs import jobs as photo_jobs
+    from boothcloud.sessions.jobs import jobs as session_jobs
 
     settings = services.settings
-    return [*payment_jobs(settings), *photo_jobs(settings), *backup_jobs(settings)]
+    return [
+        *payment_jobs(settings),
+        *photo_jobs(settings),
+        *session_jobs(settings),
+        *backup_jobs(settings),
+    ]
 
 
 class JobRunner:

@@ -51,6 +51,14 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return created_at, row_id
 
 
+def conditions(
+    filters: tuple[tuple[str, Any, str], ...],
+) -> tuple[list[str], list[Any]]:
+    """WHERE conditions of a list's filters, `(column, value, operator)`; None: no filter."""
+    where = [f"{column} {operator} ?" for column, value, operator in filters if value is not None]
+    return where, [value for _, value, _ in filters if value is not None]
+
+
 def keyset(
     where: list[str], params: list[Any], cursor: str | None, limit: int, alias: str = ""
 ) -> tuple[str, list[Any]]:

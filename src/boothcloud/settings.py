@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Self, cast
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, PositiveInt, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Tier = Literal["starter", "pro", "enterprise"]
@@ -43,6 +43,10 @@ def _default_fees() -> dict[Tier, FeePolicy]:
 
 def _default_device_limits() -> dict[Tier, int | None]:
     return {"starter": 1, "pro": 3, "enterprise": None}
+
+
+def _default_gallery_days() -> dict[Tier, int]:
+    return {"starter": 7, "pro": 30, "enterprise": 90}
 
 
 def _known_tiers(value: object, setting: str) -> dict[Tier, Any]:
@@ -140,6 +144,18 @@ class Settings(BaseSettings):
     # How often `serve` sweeps stuck prints back to pending (0: only on claim).
     print_requeue_interval_seconds: int = Field(default=60, ge=0)
 
+    # --- guest sessions and galleries -----------------------------------------------------
+    # Gallery lifetime per tier, in days from the session's opening (a partial map merges).
+    gallery_days: dict[Tier, PositiveInt] = Field(default_factory=_default_gallery_days)
+    # An open session older than this becomes `abandoned` (the booth never closed it).
+    session_abandon_after_minutes: int = Field(default=120, ge=1)
+    # How often `serve` abandons stale sessions and purges expired galleries (0: off).
+    session_job_interval_seconds: int = Field(default=300, ge=0)
+    # Share-page lookups per client per minute (`/s/{code}` and its downloads).
+    gallery_rate_limit_per_minute: int = Field(default=120, ge=1)
+    # Longest side, in pixels, of the gallery's thumbnails.
+    thumbnail_pixels: int = Field(default=480, ge=64, le=2048)
+
     # --- backups --------------------------------------------------------------------------
     backup_enabled: bool = True
     backup_cron: str = "0 3 * * 0"  # Sundays 03:00 UTC
@@ -152,6 +168,11 @@ class Settings(BaseSettings):
     @classmethod
     def _merge_device_limits(cls, value: object) -> dict[Tier, Any]:
         return {**_default_device_limits(), **_known_tiers(value, "tier_device_limits")}
+
+    @field_validator("gallery_days", mode="before")
+    @classmethod
+    def _merge_gallery_days(cls, value: object) -> dict[Tier, Any]:
+        return {**_default_gallery_days(), **_known_tiers(value, "gallery_days")}
 
     @field_validator("fee_policy", mode="before")
     @classmethod

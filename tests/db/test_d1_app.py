@@ -1,9 +1,10 @@
 """The app end to end on D1: the route tests, run again on the D1 backend.
 
 The route tests written for the embedded backend (customers, licenses, photos, the print
-queue, printers; payments, with their Xendit fixtures, in test_d1_payments.py) are
-collected here again with `settings` pointing the app at a local D1 through the bridge, so
-the same requests go through the same domain code to D1 instead of SQLite. Each test gets
+queue, printers, sessions and their gallery; payments, with their Xendit fixtures, in
+test_d1_payments.py) are collected here again with `settings` pointing the app at a local
+D1 through the bridge, so the same requests go through the same domain code to D1 instead
+of SQLite. Each test gets
 an empty D1 (every table dropped), and the app's start-up applies the migrations with
 `boothcloud migrate` on the D1 backend.
 """
@@ -29,6 +30,9 @@ from tests.licenses import test_routes as license_routes
 from tests.photos import test_photos as photo_routes
 from tests.photos import test_print_queue as print_queue_routes
 from tests.printers import test_printers as printer_routes
+from tests.sessions import test_gallery as gallery_routes
+from tests.sessions import test_retention as retention_routes
+from tests.sessions import test_sessions as session_routes
 
 pytestmark = pytest.mark.d1
 
@@ -83,7 +87,16 @@ def _route_tests(module: ModuleType) -> dict[str, Any]:
     return found
 
 
-for _module in (customer_routes, license_routes, photo_routes, print_queue_routes, printer_routes):
+for _module in (
+    customer_routes,
+    license_routes,
+    photo_routes,
+    print_queue_routes,
+    printer_routes,
+    session_routes,
+    gallery_routes,
+    retention_routes,
+):
     globals().update(_route_tests(_module))
 
 

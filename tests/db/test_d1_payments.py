@@ -14,7 +14,14 @@ from boothcloud.settings import Settings
 from tests.db.d1server import Bridge
 from tests.db.test_d1_app import _route_tests, app_bridge, drop_everything
 from tests.fakes.xendit_server import FakeXendit
-from tests.payments import test_create, test_idempotency, test_reading, test_reconcile, test_webhook
+from tests.payments import (
+    test_create,
+    test_idempotency,
+    test_reading,
+    test_reconcile,
+    test_sessions,
+    test_webhook,
+)
 from tests.payments.conftest import payment_settings, xendit, xendit_server
 from tests.payments.test_webhook import payment
 
@@ -34,5 +41,12 @@ async def settings(app_bridge: Bridge, tmp_path: Path, xendit: FakeXendit) -> Se
     )
 
 
-for _module in (test_create, test_idempotency, test_reading, test_reconcile, test_webhook):
+for _module in (
+    test_create,
+    test_idempotency,
+    test_reading,
+    test_reconcile,
+    test_sessions,
+    test_webhook,
+):
     globals().update(_route_tests(_module))

@@ -47,10 +47,13 @@ def iter_dump(conn: sqlite3.Connection) -> Iterator[str]:
     )
     cursor.row_factory = None  # plain tuples, whatever the connection's factory
     schema: list[tuple[str, str, str]] = cursor.fetchall()
-    for kind, name, sql in schema:
-        if kind == "table":
-            yield _create_if_missing(sql) + ";"
-            yield from _rows(conn, name)
+    tables = [(name, sql) for kind, name, sql in schema if kind == "table"]
+    # Every table before any row: with foreign keys on, SQLite refuses a row whose
+    # parent table does not exist yet (sessions and payments reference each other).
+    for _, sql in tables:
+        yield _create_if_missing(sql) + ";"
+    for name, _ in tables:
+        yield from _rows(conn, name)
     if conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
     ).fetchone():

@@ -14,6 +14,7 @@ from boothcloud.db.base import Database, Result, Row, Statement
 from boothcloud.errors import Conflict, register_constraint
 from boothcloud.ids import new_id
 from boothcloud.pagination import keyset
+from boothcloud.sessions import repository as sessions
 
 register_constraint(
     "payments_xendit_id", Conflict, "xendit_payment_id", "invoice belongs to another payment"
@@ -22,7 +23,7 @@ register_constraint(
 COLUMNS = (
     "id, customer_id, xendit_payment_id, amount, platform_fee, status, paid_at, created_at, "
     "currency, description, payer_email, invoice_url, expires_at, failure_reason, paid_amount, "
-    "payment_method, payment_channel, flagged, review_reason, updated_at"
+    "payment_method, payment_channel, flagged, review_reason, updated_at, session_id"
 )
 OPEN = "('pending', 'processing')"  # states an invoice can still leave
 
@@ -44,17 +45,37 @@ async def set_sub_account(db: Database, customer_id: str, user_id: str | None) -
 
 def _insert_payment(
     values: dict[str, Any], guard: str = "", guard_params: tuple[Any, ...] = ()
-) -> Statement:
+) -> list[Statement]:
+    """The INSERT, only when its session (if any) is the customer's: a condition of the
+    statement itself (D1 has no transaction to check in), then the session takes the
+    payment as its own when it has none yet."""
     names = ", ".join(values)
     marks = ", ".join("?" for _ in values)
-    return Statement(
-        f"INSERT INTO payments ({names}) SELECT {marks}{guard}",
-        [*values.values(), *guard_params],
-    )
+    session_id = values.get("session_id")
+    session_ok, session_params = sessions.belongs_clause(session_id, values["customer_id"])
+    condition = f"{guard} AND {session_ok}" if guard else f" WHERE {session_ok}"
+    statements = [
+        Statement(
+            f"INSERT INTO payments ({names}) SELECT {marks}{condition}",
+            [*values.values(), *guard_params, *session_params],
+        )
+    ]
+    if session_id is not None:
+        statements.append(
+            Statement(
+                "UPDATE sessions SET payment_id = ?, updated_at = datetime('now') "
+                "WHERE id = ? AND payment_id IS NULL "
+                "AND EXISTS (SELECT 1 FROM payments WHERE id = ? AND session_id = ?)",
+                (values["id"], session_id, values["id"], session_id),
+            )
+        )
+    return statements
 
 
-async def insert(db: Database, values: dict[str, Any]) -> None:
-    await db.batch([_insert_payment(values)])
+async def insert(db: Database, values: dict[str, Any]) -> bool:
+    """False when the session check refused the payment."""
+    results = await db.batch(_insert_payment(values))
+    return results[0].changes == 1
 
 
 async def insert_with_key(
@@ -74,7 +95,7 @@ async def insert_with_key(
                 "WHERE customer_id = ? AND idempotency_key = ? AND expires_at <= ?",
                 (customer_id, key, now),
             ),
-            _insert_payment(
+            *_insert_payment(
                 values,
                 " WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys "
                 "WHERE customer_id = ? AND idempotency_key = ?)",
@@ -88,7 +109,7 @@ async def insert_with_key(
             ),
         ]
     )
-    return results[1].changes == 1
+    return results[1].changes == 1  # the payment's INSERT
 
 
 async def get_key(db: Database, customer_id: str, key: str, now: str) -> Row | None:

@@ -29,6 +29,12 @@ class PaymentCreate(BaseModel):
         description="Required for the operator: whose payment this is; a booth pays for its "
         "own customer (its own id, or omitted).",
     )
+    session_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The guest session this pays for (the customer's own); it becomes the "
+        "session's `payment_id` when the session has none yet.",
+    )
 
 
 class Payment(BaseModel):
@@ -51,6 +57,7 @@ class Payment(BaseModel):
     failure_reason: str | None
     flagged: bool = Field(description="Needs the operator's review (see `review_reason`).")
     review_reason: str | None
+    session_id: str | None = None
     created_at: Timestamp
     updated_at: Timestamp | None
 

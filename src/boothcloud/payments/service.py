@@ -32,6 +32,7 @@ from boothcloud.payments import repository
 from boothcloud.payments.fees import platform_fee
 from boothcloud.payments.schemas import Payment, PaymentCreate, PaymentPage
 from boothcloud.payments.xendit import XenditClient, XenditError
+from boothcloud.sessions.service import check_session
 from boothcloud.settings import Settings, Tier
 from boothcloud.timeutil import from_db, to_db, utcnow
 
@@ -100,6 +101,8 @@ def _request_hash(customer_id: str, body: PaymentCreate) -> str:
         "description": body.description,
         "payer_email": body.payer_email,
     }
+    if body.session_id is not None:  # only when given: keys stored before sessions hold
+        canonical["session_id"] = body.session_id
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -169,17 +172,21 @@ async def create(
         "status": "pending",
         "description": body.description,
         "payer_email": body.payer_email,
+        "session_id": body.session_id,
         "created_at": now,
         "updated_at": now,
     }
     if idempotency_key is None:
-        await repository.insert(db, row)
+        if not await repository.insert(db, row):  # only the session check refuses it
+            await check_session(db, body.session_id, str(customer["id"]))
+            raise Conflict("the session changed meanwhile; retry", code="CONFLICT")
     else:
         request_hash = _request_hash(str(customer["id"]), body)
         expires = to_db(moment + timedelta(hours=settings.idempotency_ttl_hours))
         if not await repository.insert_with_key(
             db, row, idempotency_key, request_hash, now, expires
         ):
+            await check_session(db, body.session_id, str(customer["id"]))
             return await _replay(db, str(customer["id"]), idempotency_key, request_hash, now)
     return await _create_invoice(db, settings, client, row, customer, idempotency_key)
 

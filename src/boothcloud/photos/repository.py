@@ -13,34 +13,39 @@ from typing import Any
 
 from boothcloud.db.base import Database, Row, Statement
 from boothcloud.errors import Conflict, register_constraint
-from boothcloud.pagination import keyset
+from boothcloud.pagination import conditions, keyset
+from boothcloud.sessions import repository as sessions
 
 register_constraint("photos.r2_key", Conflict, "r2_key", "another photo already uses this key")
 
 COLUMNS = (
     "id, customer_id, r2_key, print_status, printer_id, created_at, "
     "coalesce(updated_at, created_at) AS updated_at, claimed_at, uploaded_at, object_size, "
-    "content_type"
+    "content_type, session_id, purged_at"
 )
 _PRINTER_OK = "(? IS NULL OR EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?))"
 
 
 async def insert(db: Database, values: dict[str, Any]) -> Row | None:
-    """Insert unless the id or key is taken or the printer is not the customer's (None)."""
+    """Insert unless the id or key is taken, or the printer or session is not the
+    customer's (None): one conditional statement, as D1 has no transaction to check in."""
     customer_id, printer_id = values["customer_id"], values["printer_id"]
+    session_ok, session_params = sessions.belongs_clause(values["session_id"], customer_id)
     result = await db.execute(
-        "INSERT INTO photos (id, customer_id, r2_key, printer_id, request_hash, print_status, "
-        "updated_at) SELECT ?, ?, ?, ?, ?, 'pending', datetime('now') "
-        f"WHERE {_PRINTER_OK} ON CONFLICT DO NOTHING RETURNING {COLUMNS}",
+        "INSERT INTO photos (id, customer_id, r2_key, printer_id, session_id, request_hash, "
+        "print_status, updated_at) SELECT ?, ?, ?, ?, ?, ?, 'pending', datetime('now') "
+        f"WHERE {_PRINTER_OK} AND {session_ok} ON CONFLICT DO NOTHING RETURNING {COLUMNS}",
         [
             values["id"],
             customer_id,
             values["r2_key"],
             printer_id,
+            values["session_id"],
             values["request_hash"],
             printer_id,
             printer_id,
             customer_id,
+            *session_params,
         ],
     )
     return result.first()
@@ -90,18 +95,15 @@ async def page(
     cursor: str | None,
     limit: int,
 ) -> list[Row]:
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value, operator in (
-        ("customer_id", customer_id, "="),
-        ("print_status", print_status, "="),
-        ("printer_id", printer_id, "="),
-        ("created_at", created_from, ">="),
-        ("created_at", created_to, "<"),
-    ):
-        if value is not None:
-            where.append(f"{column} {operator} ?")
-            params.append(value)
+    where, params = conditions(
+        (
+            ("customer_id", customer_id, "="),
+            ("print_status", print_status, "="),
+            ("printer_id", printer_id, "="),
+            ("created_at", created_from, ">="),
+            ("created_at", created_to, "<"),
+        )
+    )
     if uploaded is not None:
         where.append(f"uploaded_at IS {'NOT ' if uploaded else ''}NULL")
     tail, args = keyset(where, params, cursor, limit)

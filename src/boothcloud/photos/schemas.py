@@ -59,6 +59,9 @@ class PhotoCreate(BaseModel):
         description="Required for the operator: whose photo this is; a booth logs its own "
         "(its own id, or omitted).",
     )
+    session_id: str | None = Field(
+        default=None, max_length=64, description="The guest session it belongs to (its gallery)."
+    )
 
 
 class PhotoPatch(BaseModel):
@@ -77,6 +80,7 @@ class Photo(BaseModel):
     r2_key: str
     print_status: str = Field(description="pending, printing, completed or failed.")
     printer_id: str | None
+    session_id: str | None = Field(default=None, description="The guest session, if any.")
     created_at: Timestamp
     updated_at: Timestamp
     claimed_at: Timestamp | None = Field(
@@ -90,6 +94,9 @@ class Photo(BaseModel):
     object_size: int | None = Field(default=None, description="Bytes of the uploaded object.")
     content_type: str | None = Field(
         default=None, description="Content-Type of the uploaded object."
+    )
+    purged_at: Timestamp | None = Field(
+        default=None, description="When the gallery's retention deleted its objects."
     )
     upload_url: str | None = Field(
         default=None,

@@ -21,6 +21,7 @@ from boothcloud.photos import repository
 from boothcloud.photos.schemas import Photo, PhotoCreate, PhotoFilters, PhotoPage, PhotoPatch
 from boothcloud.printers import repository as printers
 from boothcloud.printers.service import owner_for_create
+from boothcloud.sessions.service import check_session
 from boothcloud.settings import Settings
 from boothcloud.storage import ObjectInfo, ObjectStore
 from boothcloud.storage.keys import InvalidKey
@@ -51,8 +52,12 @@ def server_key(customer_id: str, photo_id: str) -> str:
 
 
 def request_hash(customer_id: str, body: PhotoCreate) -> str:
-    """What makes two create requests "the same": customer, key and printer (not the id)."""
-    return hashlib.sha256(orjson.dumps([customer_id, body.r2_key, body.printer_id])).hexdigest()
+    """What makes two create requests "the same": customer, key, printer and session (not
+    the id). The session counts only when given, so hashes stored before sessions hold."""
+    parts = [customer_id, body.r2_key, body.printer_id]
+    if body.session_id is not None:
+        parts.append(body.session_id)
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()
 
 
 def _normal_id(photo_id: str) -> str:
@@ -98,11 +103,12 @@ async def create(
             "customer_id": customer_id,
             "r2_key": body.r2_key or server_key(customer_id, photo_id),
             "printer_id": body.printer_id,
+            "session_id": body.session_id,
             "request_hash": fingerprint,
         },
     )
     created = row is not None
-    if row is None:  # ON CONFLICT DO NOTHING or the printer check said no: find out which
+    if row is None:  # ON CONFLICT DO NOTHING or a printer/session check said no: which?
         row = await repository.get(db, photo_id)
         if row is not None:
             if row["request_hash"] != fingerprint:
@@ -113,6 +119,7 @@ async def create(
         elif body.r2_key is not None and await repository.key_taken(db, body.r2_key):
             raise Conflict("r2_key: another photo already uses this key", code="KEY_IN_USE")
         else:
+            await check_session(db, body.session_id, customer_id)
             raise invalid("printer_id", "no such printer for this customer")
     upload_url = (
         store.presign_put(str(row["r2_key"]), settings.presign_expiry_seconds, SERVER_KEY_TYPE)
@@ -126,6 +133,8 @@ async def get(
     db: Database, store: ObjectStore, settings: Settings, caller: Caller, photo_id: str
 ) -> Photo:
     row = await _owned(db, caller, photo_id)
+    if row["purged_at"] is not None:  # retention deleted its object: nothing to fetch
+        return _photo(row)
     return _photo(row, download_url=_presign_get(store, settings, str(row["r2_key"])))
 
 

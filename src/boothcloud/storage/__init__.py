@@ -7,9 +7,12 @@ whether objects sit on disk, in Cloudflare R2, AWS S3, SeaweedFS or MinIO.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+CHUNK_BYTES = 256 * 1024  # what `ObjectStore.stream` yields at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,10 @@ class ObjectStore(Protocol):
     async def put(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo: ...
 
     async def get(self, key: str) -> bytes: ...
+
+    def stream(self, key: str) -> AsyncIterator[bytes]:
+        """The object in chunks (KeyError when missing), never whole in memory."""
+        ...
 
     async def head(self, key: str) -> ObjectInfo | None: ...
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import quote, urlencode
 
-from boothcloud.storage import ObjectInfo
+from boothcloud.storage import CHUNK_BYTES, ObjectInfo
 from boothcloud.storage.keys import InvalidKey, check_key
 
 
@@ -110,6 +110,18 @@ class LocalStore:
             return await asyncio.to_thread(path.read_bytes)
         except (FileNotFoundError, IsADirectoryError) as error:
             raise KeyError(key) from error
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        path = self.path_for(key)
+        try:
+            handle = await asyncio.to_thread(path.open, "rb")
+        except (FileNotFoundError, IsADirectoryError) as error:
+            raise KeyError(key) from error
+        try:
+            while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
+                yield chunk
+        finally:
+            handle.close()
 
     def _head_sync(self, key: str) -> ObjectInfo | None:
         path = self.path_for(key)

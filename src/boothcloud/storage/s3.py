@@ -9,7 +9,7 @@ request) and stays on the caller's thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +18,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from boothcloud.settings import Settings
-from boothcloud.storage import ObjectInfo
+from boothcloud.storage import CHUNK_BYTES, ObjectInfo
 from boothcloud.storage.keys import check_key
 
 if TYPE_CHECKING:
@@ -98,6 +98,23 @@ class S3Store:
             return body
 
         return await self._call(work)
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        check_key(key)
+
+        def start() -> Iterator[bytes]:
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if _missing(error):
+                    raise KeyError(key) from error
+                raise
+            chunks: Iterator[bytes] = response["Body"].iter_chunks(CHUNK_BYTES)
+            return chunks
+
+        chunks = await self._call(start)
+        while chunk := await self._call(lambda: next(chunks, b"")):
+            yield chunk
 
     async def head(self, key: str) -> ObjectInfo | None:
         check_key(key)

@@ -1,0 +1,58 @@
+"""The gallery's thumbnails: a small JPEG derived once per photo, stored beside it.
+
+Derived on the gallery's first view (whatever store the booth uploaded to, and only for
+photos a guest will see), then recorded on the photo, so later views only presign. The
+key is the original's with `.thumb.jpg` for its extension, inside the customer's prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+
+from PIL import Image, ImageOps
+
+from boothcloud.db.base import Database, Row
+from boothcloud.sessions import repository
+from boothcloud.storage import ObjectStore
+
+log = logging.getLogger("boothcloud.sessions")
+
+QUALITY = 80  # small on a slow phone connection, still clean at 480 px
+
+
+def thumbnail_key(r2_key: str) -> str:
+    folder, _, name = r2_key.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{folder}/{stem}.thumb.jpg" if folder else f"{stem}.thumb.jpg"
+
+
+def derive(data: bytes, pixels: int) -> bytes:
+    """A JPEG whose longest side is at most `pixels`, upright (EXIF orientation applied).
+    `draft` lets the JPEG decoder scale down by 1/2-1/8 while decoding: a 12 MP photo is
+    never decoded at full size."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.draft("RGB", (pixels, pixels))
+        upright = ImageOps.exif_transpose(image).convert("RGB")
+        upright.thumbnail((pixels, pixels), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        upright.save(out, "JPEG", quality=QUALITY, optimize=True, progressive=True)
+        return out.getvalue()
+
+
+async def ensure(db: Database, store: ObjectStore, photo: Row, pixels: int) -> str | None:
+    """The photo's thumbnail key, derived and stored now if it has none; None when the
+    original cannot be read or decoded (the page then shows the original)."""
+    if photo["thumb_key"]:
+        return str(photo["thumb_key"])
+    key = thumbnail_key(str(photo["r2_key"]))
+    try:
+        original = await store.get(str(photo["r2_key"]))
+        small = await asyncio.to_thread(derive, original, pixels)
+    except (KeyError, OSError, ValueError, Image.DecompressionBombError) as error:
+        log.warning("no thumbnail for photo %s: %s", photo["id"], type(error).__name__)
+        return None
+    await store.put(key, small, "image/jpeg")
+    await repository.set_thumbnail(db, str(photo["id"]), key)
+    return key
