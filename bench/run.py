@@ -6,8 +6,9 @@
 1. Builds a database in a temporary folder: boothcloud's own migrations, then a bulk
    insert (one transaction) of customers with real license keys, photos spread over them
    and printers with pending print queues.
-2. Serves boothcloud (`uvicorn --factory boothcloud.app:create_app`, uvloop, httptools,
-   no access log, production settings with real secrets) on a free loopback port, drives
+2. Serves boothcloud as users run it (`boothcloud serve`: uvloop, httptools, its logging as
+   shipped, access log included, production settings with real secrets) on a free loopback
+   port, drives
    each scenario with wrk (a short warm-up, then the measured run), and stops it.
 3. Right after, serves `bench/reference_app.py` (raw ASGI + stdlib sqlite3, same uvicorn,
    same workers) on a fresh copy of the same database file and drives it identically.
@@ -440,11 +441,15 @@ def boothcloud_server(work: Path, db: Path, args: argparse.Namespace, secret: st
         "BOOTHCLOUD_VALIDATE_RATE_LIMIT_PER_MINUTE": "1000000000",
         "BOOTHCLOUD_BACKUP_ENABLED": "false",
         "BOOTHCLOUD_RECONCILE_INTERVAL_SECONDS": "0",
-        "BOOTHCLOUD_LOG_LEVEL": "warning",
         "BOOTHCLOUD_SQLITE_SYNCHRONOUS": args.synchronous,
         "BOOTHCLOUD_SQLITE_WAL_MAX_BYTES": str(int(args.wal_max_mb * 1024 * 1024)),
     }  # fmt: skip
-    argv = uvicorn_argv(["--factory", "boothcloud.app:create_app"], port, args.workers)
+    # As users run it: `boothcloud serve`, with its logging as shipped (info level, access
+    # log on, every line through the secrets filter), to a file.
+    argv = [
+        sys.executable, "-m", "boothcloud", "serve",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+    ]  # fmt: skip
     return Server("boothcloud", argv, env, home, port, db)
 
 
