@@ -38,6 +38,7 @@ from boothcloud.settings import PLACEHOLDERS
 
 LICENSE_KEY = re.compile(r"(?i)PB(?:-[A-Z2-7]{5}){6}")
 SIGNATURE = re.compile(r"(?i)signature=([0-9a-f]{16,})")
+SHARE_CODE = re.compile(r"/s/([A-Za-z0-9_-]{16,})")  # a gallery's share URL
 MIN_SECRET = 8  # shorter strings (a test's "x") would match ordinary text
 FINDINGS = "secret_leaks"
 
@@ -94,7 +95,7 @@ def _answers(response: httpx.Response) -> None:
         text = response.text
     except httpx.ResponseNotRead:
         return
-    remember(*LICENSE_KEY.findall(text), *SIGNATURE.findall(text))
+    remember(*LICENSE_KEY.findall(text), *SIGNATURE.findall(text), *SHARE_CODE.findall(text))
 
 
 def _observe(send: Any, *, is_async: bool) -> Any:

@@ -32,6 +32,10 @@ URL = f"http://h/objects/photos/cus_1/a.jpg?method=PUT&expires=1&signature={SIG}
         ("Authorization: Bearer s3cr3t-admin", "s3cr3t-admin"),
         ("headers={'Authorization': 'Basic eG5kXzEyMzo='}", "eG5kXzEyMzo="),
         ("callback?token=cb-secret&id=1", "cb-secret"),
+        (
+            '"GET /s/Zk3q9XvB7mN2pL4rT8wY1cD6fH0jK5sA/download.zip HTTP/1.1" 200',
+            "Zk3q9XvB7mN2pL4rT8wY1cD6",
+        ),
     ],
 )
 def test_redact_removes_the_secret(text: str, gone: str) -> None:

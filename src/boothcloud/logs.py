@@ -33,6 +33,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1={REDACTED}",
     ),
     (re.compile(r"(?i)\bPB(?:-[A-Z2-7]{5}){6}\b"), REDACTED),
+    # A gallery's share code is the guest's credential: /s/<code>[/...] keeps only /s/.
+    (re.compile(r"(/s/)[A-Za-z0-9_-]{16,}"), rf"\1{REDACTED}"),
     (re.compile(r"(?i)\b(bearer|basic)\s+(?!realm\b)[\w.~+/=-]+"), rf"\1 {REDACTED}"),
 )
 

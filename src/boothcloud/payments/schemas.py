@@ -29,9 +29,8 @@ class PaymentCreate(BaseModel):
         description="Required for the operator: whose payment this is; a booth pays for its "
         "own customer (its own id, or omitted).",
     )
-    session_id: str | None = Field(
+    session_id: Ref | None = Field(
         default=None,
-        max_length=64,
         description="The guest session this pays for (the customer's own); it becomes the "
         "session's `payment_id` when the session has none yet.",
     )

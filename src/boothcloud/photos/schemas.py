@@ -59,8 +59,8 @@ class PhotoCreate(BaseModel):
         description="Required for the operator: whose photo this is; a booth logs its own "
         "(its own id, or omitted).",
     )
-    session_id: str | None = Field(
-        default=None, max_length=64, description="The guest session it belongs to (its gallery)."
+    session_id: Ref | None = Field(
+        default=None, description="The guest session it belongs to (its gallery)."
     )
 
 

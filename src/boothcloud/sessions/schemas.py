@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from boothcloud.schemas import STRICT_BODY, InputDatetime
+from boothcloud.schemas import STRICT_BODY, InputDatetime, Ref
 from boothcloud.timeutil import Timestamp
 
 SessionStatus = Literal["open", "closed", "abandoned"]
@@ -18,12 +18,9 @@ class SessionCreate(BaseModel):
 
     model_config = STRICT_BODY
 
-    activation_id: str = Field(
-        max_length=64, description="The booth device (`POST /api/licenses/activations`)."
-    )
-    payment_id: str | None = Field(
+    activation_id: Ref = Field(description="The booth device (`POST /api/licenses/activations`).")
+    payment_id: Ref | None = Field(
         default=None,
-        max_length=64,
         description="A payment of this customer that paid for the visit (null: free, or "
         "create the payment later with `session_id`).",
     )
@@ -37,9 +34,7 @@ class SessionPatch(BaseModel):
     status: Literal["closed"] | None = Field(
         default=None, description="`closed`: the visit is over (from `open` only)."
     )
-    payment_id: str | None = Field(
-        default=None, max_length=64, description="Attach the payment that paid for it."
-    )
+    payment_id: Ref | None = Field(default=None, description="Attach the payment that paid for it.")
     revoked: Literal[True] | None = Field(
         default=None, description="Operator: the gallery answers 404 at once, for good."
     )
@@ -71,7 +66,7 @@ class SessionPage(BaseModel):
 
 class SessionFilters(BaseModel):
     status: SessionStatus | None = None
-    activation_id: str | None = Field(default=None, max_length=64)
+    activation_id: Ref | None = None
     created_from: InputDatetime | None = None
     created_to: InputDatetime | None = None
 
