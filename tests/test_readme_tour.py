@@ -8,6 +8,7 @@ tour's comments promise.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -18,14 +19,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.fakes.xendit_server import SECRET_KEY, RunningFake
 from tests.live import free_port
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 DEV_ADMIN = {"Authorization": "Bearer dev-admin-token"}
-# The smallest JPEG header the tour's upload needs; the server keeps the bytes as sent.
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8 + b"\xff\xd9"
+
+
+def jpeg() -> bytes:
+    """A real JPEG: the gallery derives its thumbnail from it."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def tour_blocks(text: str) -> list[str]:
@@ -78,7 +85,8 @@ def test_the_tour_runs_as_written(served: tuple[str, str], tmp_path: Path) -> No
     base, xendit = served
     work = tmp_path / "tour"
     work.mkdir()
-    (work / "photo.jpg").write_bytes(JPEG)
+    photo_bytes = jpeg()
+    (work / "photo.jpg").write_bytes(photo_bytes)
     script = "set -euo pipefail\n" + "\n".join(tour_blocks(README.read_text()))
     env = {**os.environ, "BASE": base, "XENDIT": xendit}
     done = subprocess.run(
@@ -96,11 +104,16 @@ def test_the_tour_runs_as_written(served: tuple[str, str], tmp_path: Path) -> No
             750,
             24250,
         )
-        [photo] = http.get("/api/photos").json()["items"]
-        assert photo["print_status"] == "completed"
-        assert photo["uploaded_at"] is not None
+        photos = http.get("/api/photos").json()["items"]
+        assert sorted(p["print_status"] for p in photos) == ["completed", "pending"]
+        assert all(p["uploaded_at"] for p in photos)
+        [session] = http.get("/api/sessions").json()["items"]
+        assert session["status"] == "closed"
+        assert [p["session_id"] for p in photos].count(session["id"]) == 1
         assert len(http.get("/api/admin/backups").json()["items"]) == 1
         old_key_answer = re.search(r'"code":\s*"NOT_FOUND"', done.stdout)
         assert old_key_answer, "validating the rotated-away key must say NOT_FOUND"
-    assert (work / "print.jpg").read_bytes() == JPEG
+    assert (work / "print.jpg").read_bytes() == photo_bytes
+    assert "<svg" in (work / "qr.svg").read_text()
+    assert (work / "gallery.html").read_text().count("<img") == 1
     assert (work / "boothcloud-public-key.pem").read_text().startswith("-----BEGIN PUBLIC KEY")
