@@ -76,15 +76,15 @@ LICENSE_BY_KEY = (
     "FROM customers WHERE license_key = ?"
 )
 PHOTO_COLUMNS = (
-    "id, customer_id, r2_key, print_status, printer_id, created_at, "
+    "id, customer_id, r2_key, print_status, printer_id, session_id, created_at, "
     "coalesce(updated_at, created_at) AS updated_at, claimed_at, uploaded_at, object_size, "
-    "content_type"
+    "content_type, purged_at"
 )
 PHOTO_FIELDS = (
-    "id", "customer_id", "r2_key", "print_status", "printer_id", "created_at", "updated_at",
-    "claimed_at", "uploaded_at", "object_size", "content_type",
+    "id", "customer_id", "r2_key", "print_status", "printer_id", "session_id", "created_at",
+    "updated_at", "claimed_at", "uploaded_at", "object_size", "content_type", "purged_at",
 )  # fmt: skip
-PHOTO_TIMES = {"created_at", "updated_at", "claimed_at", "uploaded_at"}
+PHOTO_TIMES = {"created_at", "updated_at", "claimed_at", "uploaded_at", "purged_at"}
 PRINTER_OK = "(? IS NULL OR EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?))"
 INSERT_PHOTO = (
     "INSERT INTO photos (id, customer_id, r2_key, printer_id, request_hash, print_status, "

@@ -39,7 +39,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Every pattern above needs one of these in its match; most log lines (an access line of an
+# API route) have none, and a few substring tests are far cheaper than five substitutions
+# (13 -> under 1 us per access line).
+_TRIGGERS = ("?", "=", "/s/", "pb-", "bearer", "basic")
+
+
 def redact(text: str) -> str:
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
