@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
+import pytest
 
 from boothcloud.deps import Services
+from boothcloud.payments import service
 from tests.conftest import ADMIN, create_customer, license_auth
 from tests.fakes.xendit_server import FakeXendit
 
@@ -107,3 +110,54 @@ async def test_bad_key_is_422(client: httpx.AsyncClient, booth: dict[str, str]) 
     response = await _post(client, booth, "x" * 256)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def _die_mid_call(
+    client: httpx.AsyncClient, booth: dict[str, str], xendit: FakeXendit, key: str
+) -> None:
+    """A request that dies while Xendit makes its invoice (as a killed server would): its
+    payment and key are recorded, its answer never is."""
+    sent = len(xendit.requests)
+    task = asyncio.create_task(_post(client, booth, key))
+    for _ in range(500):  # until Xendit has the request (10 s at most)
+        if len(xendit.requests) > sent:
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.parametrize("xendit_made_it", [True, False], ids=["adopted", "created"])
+async def test_a_retry_resumes_a_request_that_died(
+    client: httpx.AsyncClient,
+    booth: dict[str, str],
+    xendit: FakeXendit,
+    services: Services,
+    xendit_made_it: bool,
+) -> None:
+    xendit.fail_next(delay=5.0)  # Xendit makes the invoice, answers late
+    await _die_mid_call(client, booth, xendit, "visit-9")
+    [payment] = (await client.get("/api/payments", headers=booth)).json()["items"]
+    assert payment["xendit_payment_id"] is None
+    if not xendit_made_it:  # Xendit never got the request
+        xendit.invoices.clear()
+
+    # Time passes beyond the window in which the first request could still be talking to
+    # Xendit (aged in the database: no sleeping test).
+    window = int(service.in_flight_seconds(services.settings)) + 1
+    await services.db.execute(
+        "UPDATE idempotency_keys SET created_at = datetime(created_at, ?)", (f"-{window} seconds",)
+    )
+    resumed = await _post(client, booth, "visit-9")
+    assert resumed.status_code == 201, resumed.text
+    assert resumed.headers["idempotent-replayed"] == "true"
+    body = resumed.json()
+    assert body["id"] == payment["id"]
+    assert body["status"] == "pending"
+    invoices = [i for i in xendit.invoices.values() if i["external_id"] == payment["id"]]
+    assert [i["id"] for i in invoices] == [body["xendit_payment_id"]]  # one invoice, ours
+    again = await _post(client, booth, "visit-9")
+    assert again.content == resumed.content
+    listed = (await client.get("/api/payments", headers=booth)).json()["items"]
+    assert len(listed) == 1

@@ -114,10 +114,29 @@ async def insert_with_key(
 
 async def get_key(db: Database, customer_id: str, key: str, now: str) -> Row | None:
     return await db.fetch_one(
-        "SELECT request_hash, payment_id, response_status, response_body FROM idempotency_keys "
+        "SELECT request_hash, payment_id, response_status, response_body, created_at "
+        "FROM idempotency_keys "
         "WHERE customer_id = ? AND idempotency_key = ? AND expires_at > ?",
         (customer_id, key, now),
     )
+
+
+async def take_over_key(
+    db: Database, customer_id: str, key: str, stale_before: str, now: str
+) -> bool:
+    """Lease a key whose request died before answering (no response, held since before
+    `stale_before`) to the retry asking now. ONE conditional UPDATE (D1 has no interactive
+    transaction to hold a read), so of several retries exactly one resumes the request."""
+    result = await db.execute(
+        "UPDATE idempotency_keys SET created_at = ? WHERE customer_id = ? "
+        "AND idempotency_key = ? AND response_status IS NULL AND created_at <= ?",
+        (now, customer_id, key, stale_before),
+    )
+    return result.changes == 1
+
+
+async def save_response(db: Database, key: str, row: Row, status: int, body: str) -> None:
+    await db.batch(_save_response(key, row, status, body))
 
 
 def _save_response(key: str | None, row: Row, status: int, body: str) -> list[Statement]:

@@ -126,7 +126,23 @@ def invoice_payload(settings: Settings, row: Row, sub_account: str | None) -> di
     return payload
 
 
-async def _replay(db: Database, customer_id: str, key: str, request_hash: str, now: str) -> Answer:
+def in_flight_seconds(settings: Settings) -> float:
+    """How long a request may still be creating its invoice: its Xendit call connects,
+    writes and reads, each within the timeout. A key held longer without an answer belongs
+    to a request that died (a crash, a kill, a power cut) and a retry resumes it."""
+    return 3 * settings.xendit_timeout_seconds + 1
+
+
+async def _replay(
+    db: Database,
+    settings: Settings,
+    client: XenditClient,
+    customer: Row,
+    key: str,
+    request_hash: str,
+    now: str,
+) -> Answer:
+    customer_id = str(customer["id"])
     found = await repository.get_key(db, customer_id, key, now)
     if found is None:  # expired and released between our two statements: a rare race
         raise Conflict("Idempotency-Key was just released; retry", code="IDEMPOTENCY_KEY_IN_USE")
@@ -136,14 +152,56 @@ async def _replay(db: Database, customer_id: str, key: str, request_hash: str, n
             code="IDEMPOTENCY_KEY_REUSED",
         )
     if found["response_status"] is None:
-        raise Conflict(
-            "a request with this Idempotency-Key is still in progress; retry shortly",
-            code="IDEMPOTENCY_KEY_IN_USE",
-            headers={"Retry-After": "1"},
-        )
+        stale = to_db(utcnow() - timedelta(seconds=in_flight_seconds(settings)))
+        if str(found["created_at"]) > stale or not await repository.take_over_key(
+            db, customer_id, key, stale, now
+        ):
+            raise Conflict(
+                "a request with this Idempotency-Key is still in progress; retry shortly",
+                code="IDEMPOTENCY_KEY_IN_USE",
+                headers={"Retry-After": "1"},
+            )
+        return await _resume(db, settings, client, customer, str(found["payment_id"]), key)
     status = int(found["response_status"])
     media = "application/json" if status < 400 else "application/problem+json"
     return Answer(status, str(found["response_body"]), media, str(found["payment_id"]), True)
+
+
+async def _resume(
+    db: Database,
+    settings: Settings,
+    client: XenditClient,
+    customer: Row,
+    payment_id: str,
+    key: str,
+) -> Answer:
+    """Finish a request that died between recording its payment and its answer: adopt the
+    invoice Xendit made for it (found by `external_id`, our payment id), or create it now,
+    so a booth's retry completes the payment instead of waiting for reconciliation."""
+    row = await repository.get(db, payment_id)
+    assert row is not None  # the key's foreign key holds it
+    if row["status"] == "pending" and row["xendit_payment_id"] is None:
+        sub_account = customer["xendit_sub_account_id"]
+        try:
+            invoices = await client.find_by_external_id(payment_id, sub_account)
+        except XenditError as error:
+            raise BadGateway(
+                f"Xendit did not answer ({error.cause}); retry", code="XENDIT_UNAVAILABLE"
+            ) from error
+        if not invoices:
+            answer = await _create_invoice(db, settings, client, row, customer, key)
+            return Answer(answer.status, answer.body, answer.media_type, payment_id, True)
+        invoice = invoices[0]
+        expires = _expiry(invoice.expiry_date, settings, str(row["created_at"]))
+        await repository.adopt_invoice(
+            db, payment_id, invoice.id, invoice.invoice_url, expires, to_db(utcnow())
+        )
+        log.warning("payment %s: resumed, invoice %s found by external_id", payment_id, invoice.id)
+        row = await repository.get(db, payment_id)
+        assert row is not None
+    body = to_model(row).model_dump_json()
+    await repository.save_response(db, key, row, 201, body)
+    return Answer(201, body, "application/json", payment_id, True)
 
 
 async def create(
@@ -187,7 +245,7 @@ async def create(
             db, row, idempotency_key, request_hash, now, expires
         ):
             await check_session(db, body.session_id, str(customer["id"]))
-            return await _replay(db, str(customer["id"]), idempotency_key, request_hash, now)
+            return await _replay(db, settings, client, customer, idempotency_key, request_hash, now)
     return await _create_invoice(db, settings, client, row, customer, idempotency_key)
 
 
