@@ -9,6 +9,7 @@ cannot be told apart from outside. Pages say `noindex` and are never cached.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import mimetypes
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ PAGES: dict[int | str, dict[str, Any]] = {
 }
 
 MAX_CODE_LENGTH = 64
+THUMBNAILS_AT_ONCE = 4  # thumbnails a first view derives concurrently
 templates = Environment(
     loader=PackageLoader("boothcloud.sessions", "templates"),
     autoescape=select_autoescape(["html"]),
@@ -142,14 +144,22 @@ async def _count(gallery: Gallery, column: str) -> None:
 async def gallery_page(share_code: str, gallery: GalleryDep) -> HTMLResponse:
     services = gallery.services
     rows = await repository.gallery_photos(gallery.db, str(gallery.session["id"]))
+    # A first view derives the thumbnails still missing: a few at a time (object reads,
+    # and Pillow decoding off the event loop), not one after another.
+    limit = asyncio.Semaphore(THUMBNAILS_AT_ONCE)
+
+    async def thumb(photo: Row) -> str | None:
+        async with limit:
+            return await thumbnails.ensure(
+                gallery.db, services.store, photo, services.settings.thumbnail_pixels
+            )
+
+    thumb_keys = await asyncio.gather(*(thumb(photo) for photo in rows))
     photos = []
-    for number, photo in enumerate(rows, start=1):
+    for number, (photo, thumb_key) in enumerate(zip(rows, thumb_keys, strict=True), start=1):
         full = _presign(gallery, str(photo["r2_key"]))
         if full is None:
             continue
-        thumb_key = await thumbnails.ensure(
-            gallery.db, services.store, photo, services.settings.thumbnail_pixels
-        )
         photos.append(
             {
                 "number": number,
