@@ -193,6 +193,12 @@ async def get(db: Database, payment_id: str) -> Row | None:
     return await db.fetch_one(f"SELECT {COLUMNS} FROM payments WHERE id = ?", (payment_id,))
 
 
+async def status_of(db: Database, payment_id: str) -> str | None:
+    """Only the status: what a long-poll reads a few times a second."""
+    row = await db.fetch_one("SELECT status FROM payments WHERE id = ?", (payment_id,))
+    return None if row is None else str(row["status"])
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
     customer_id: str | None = None

@@ -134,11 +134,27 @@ async def payment_qr_svg(payment_id: str, db: DbDep, caller: CallerDep) -> Respo
 @router.get(
     "/{payment_id}",
     response_model=Payment,
-    summary="Get a payment's current status",
-    responses=problems(401, 403, 404),
+    summary="Get a payment's current status (optionally long-polling for a change)",
+    responses=problems(401, 403, 404, 422),
 )
-async def get_payment(payment_id: str, db: DbDep, caller: CallerDep) -> Response:
-    return respond(await service.get(db, caller, payment_id))
+async def get_payment(
+    payment_id: str,
+    request: Request,
+    db: DbDep,
+    caller: CallerDep,
+    wait: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=service.WAIT_MAX_SECONDS,
+            description="Long-poll: answer as soon as the status changes from what it is "
+            "now (any worker's change counts), or after this many seconds with the current "
+            "state. A completed or failed payment answers at once. 0 (default): no wait.",
+        ),
+    ] = 0,
+) -> Response:
+    payment = await service.wait_for_change(db, caller, payment_id, wait, request.is_disconnected)
+    return respond(payment)
 
 
 async def _check_callback_token(

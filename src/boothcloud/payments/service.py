@@ -9,9 +9,12 @@ invoices with our payment id as `external_id`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -362,6 +365,33 @@ def _expiry(value: str | None, settings: Settings, created_at: str) -> str:
 
 async def get(db: Database, caller: Caller, payment_id: str) -> Payment:
     return to_model(caller.owned(await repository.get(db, payment_id), "payment", payment_id))
+
+
+WAIT_MAX_SECONDS = 30
+WAIT_POLL_SECONDS = 0.25
+
+
+async def wait_for_change(
+    db: Database,
+    caller: Caller,
+    payment_id: str,
+    wait: int,
+    gone: Callable[[], Awaitable[bool]],
+) -> Payment:
+    """The payment as soon as its status differs from when the request came, or after
+    `wait` seconds. The database is the only shared state between workers (and between
+    the worker that takes the callback and the one holding the booth's request), so this
+    reads one indexed row's status every `WAIT_POLL_SECONDS` (an async query, never a
+    blocking call on the event loop), and stops early when the booth hung up."""
+    payment = await get(db, caller, payment_id)
+    if wait <= 0 or payment.status not in ("pending", "processing"):
+        return payment
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
+        if await repository.status_of(db, payment_id) != payment.status or await gone():
+            break
+    return await get(db, caller, payment_id)
 
 
 async def qr_svg(db: Database, caller: Caller, payment_id: str) -> bytes:
