@@ -523,7 +523,9 @@ def main() -> None:
     """Run the fake on its own for a manual end-to-end try (see docs/payments.md)."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="A local fake of Xendit's Invoice API.")
+    parser = argparse.ArgumentParser(
+        description="A local fake of Xendit's Invoice and QR Codes APIs (QR callbacks: webhook + /qr)."
+    )
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--webhook", default="http://127.0.0.1:8000/api/webhooks/xendit")
     parser.add_argument("--token", default="dev-xendit-callback-token")

@@ -15,6 +15,7 @@ from boothcloud.payments.xendit import XenditClient
 from tests.conftest import ADMIN
 from tests.fakes.xendit_server import FakeXendit
 from tests.payments.conftest import CALLBACK_TOKEN, create_payment, get_payment
+from tests.sessions.helpers import open_session
 
 QR_WEBHOOK = "/api/webhooks/xendit/qr"
 
@@ -251,3 +252,20 @@ async def test_operator_creates_qris_for_a_customer(
     body = await create_payment(client, ADMIN, 15_000, customer_id=customer["id"], method="qris")
     assert body["customer_id"] == customer["id"]
     assert xendit.qr_codes[body["xendit_payment_id"]]["reference_id"] == body["id"]
+
+
+async def test_booth_flow_session_qris_long_poll(
+    client: httpx.AsyncClient, booth: dict[str, str], xendit: FakeXendit
+) -> None:
+    """Open a session, pay it by QRIS, the callback lands: the session's payment is paid."""
+    session = await open_session(client, booth)
+    payment = await create_payment(
+        client, booth, 35_000, method="qris", session_id=session["id"], key="visit-qr"
+    )
+    read = await client.get(f"/api/sessions/{session['id']}", headers=booth)
+    assert read.json()["payment_id"] == payment["id"]
+    paid = xendit.pay_qr(payment["xendit_payment_id"])
+    assert (await xendit.deliver_qr(client, paid, CALLBACK_TOKEN)).json()["outcome"] == "applied"
+    done = await client.get(f"/api/payments/{payment['id']}?wait=30", headers=booth)
+    assert done.json()["status"] == "completed"
+    assert done.json()["session_id"] == session["id"]
