@@ -130,10 +130,24 @@ def takes_json(operation: dict[str, Any]) -> bool:
     return JSON in operation.get("requestBody", {}).get("content", {})
 
 
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """`node` with every local `#/$defs/...` reference replaced by its (non-recursive) schema."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    return node
+
+
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` of a route that reads and validates its JSON body itself."""
+    """`openapi_extra` of a route that reads and validates its JSON body itself; nested
+    models are inlined, as `openapi_extra` cannot add components."""
     schema = model.model_json_schema()
-    assert "$defs" not in schema, "inline schemas only: nested models need components"
+    defs = schema.pop("$defs", {})
+    schema = _inline(schema, defs)
     return {"requestBody": {"required": True, "content": {JSON: {"schema": schema}}}}
 
 

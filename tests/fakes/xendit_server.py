@@ -1,4 +1,5 @@
-"""A local Xendit Invoice API, over real HTTP, checked against the official SDK's models.
+"""A local Xendit Invoice and QR Codes API, over real HTTP, checked against the official
+SDK's models where it has them.
 
 It serves `POST /v2/invoices`, `GET /v2/invoices/{id}` and `GET /v2/invoices?external_id=`
 like Xendit does (Basic auth with the secret key as username, `for-user-id` for
@@ -8,6 +9,13 @@ in Xendit's format. Every request boothcloud sends is validated against the
 produces against the SDK's `Invoice` and `InvoiceCallback`, strictly (no unknown keys), so
 the contract comes from Xendit, not from boothcloud. Tests can make the next calls time
 out or fail with any status.
+
+QR codes (`POST /qr_codes`, `GET /qr_codes/{id}`, `GET /qr_codes/{id}/payments`, the
+`qr.payment` callback) follow the QR Codes API reference, version `2022-07-31` (the
+`api-version` header is required). `xendit-python` 7.0.0 has no model of that API: the
+QR code's `qr_string` and `expires_at` are checked against the SDK's
+`payment_request.QRCodeChannelProperties` (the same two fields in Payment Requests), and
+every body against the documented field lists below, strictly.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from xendit.invoice.model.invoice import Invoice as SdkInvoice
 from xendit.invoice.model.invoice_callback import InvoiceCallback as SdkCallback
 from xendit.invoice.model.invoice_status import InvoiceStatus
 from xendit.model_utils import validate_and_convert_types
+from xendit.payment_request.model.qr_code_channel_properties import QRCodeChannelProperties
 
 SECRET_KEY = "xnd_development_fake_secret"
 USER_ID = "5f0f0f0f0f0f0f0f0f0f0f0f"  # the master account's Xendit user id
@@ -50,6 +59,48 @@ class ContractError(AssertionError):
 DOCUMENTED_EXTRAS: dict[str, frozenset[str]] = {
     "Invoice": frozenset({"paid_amount", "paid_at", "payment_channel", "payment_destination"}),
 }
+
+
+# The QR Codes API reference (api-version 2022-07-31): the create request's fields, the
+# QR code object, and a QR payment (the `qr.payment` callback's `data`).
+QR_REQUEST_FIELDS = frozenset(
+    {"reference_id", "type", "currency", "amount", "channel_code", "expires_at"}
+    | {"description", "metadata", "basket"}
+)
+QR_CODE_FIELDS = frozenset(
+    {"id", "reference_id", "business_id", "type", "currency", "amount", "channel_code"}
+    | {"status", "qr_string", "expires_at", "created", "updated", "description", "metadata"}
+)
+QR_PAYMENT_FIELDS = frozenset(
+    {"id", "business_id", "currency", "amount", "status", "created", "qr_id", "qr_string"}
+    | {"reference_id", "type", "channel_code", "expires_at", "description", "metadata"}
+    | {"payment_detail"}
+)
+QRIS_MAX = 10_000_000
+
+
+def documented_check(name: str, fields: frozenset[str], data: dict[str, Any]) -> None:
+    unknown = set(data) - fields
+    if unknown:
+        raise ContractError(f"{name}: unknown fields {sorted(unknown)}")
+
+
+def qr_request_check(body: Any) -> None:
+    """A `POST /qr_codes` body as the API reference documents it."""
+    if not isinstance(body, dict):
+        raise ContractError("CreateQRCode: not an object")
+    documented_check("CreateQRCode", QR_REQUEST_FIELDS, body)
+    if not isinstance(body.get("reference_id"), str) or not body["reference_id"]:
+        raise ContractError("CreateQRCode: reference_id is required")
+    if body.get("type") not in ("DYNAMIC", "STATIC") or body.get("currency") != "IDR":
+        raise ContractError("CreateQRCode: type DYNAMIC|STATIC and currency IDR are required")
+    amount = body.get("amount")
+    if body["type"] == "DYNAMIC" and not (
+        isinstance(amount, int) and not isinstance(amount, bool) and 1 <= amount <= QRIS_MAX
+    ):
+        raise ContractError(f"CreateQRCode: a DYNAMIC amount is 1 to {QRIS_MAX} IDR")
+    if "expires_at" in body:
+        datetime.fromisoformat(str(body["expires_at"]).replace("Z", "+00:00"))
 
 
 def sdk_check(model: Any, data: dict[str, Any]) -> Any:
@@ -91,11 +142,15 @@ class FakeXendit:
     requests: list[dict[str, Any]] = field(default_factory=list)  # validated create bodies
     headers: list[dict[str, str]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    webhook_url: str | None = None  # where `POST /_fake/...` delivers callbacks
+    webhook_url: str | None = None  # where `POST /_fake/...` delivers callbacks (QR: + /qr)
     callback_token: str = ""
+    qr_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    qr_payments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def reset(self) -> None:
         self.webhook_url = None
+        self.qr_codes.clear()
+        self.qr_payments.clear()
         self.invoices.clear()
         self.requests.clear()
         self.headers.clear()
@@ -210,6 +265,84 @@ class FakeXendit:
             headers={"x-callback-token": token, "content-type": "application/json"},
         )
 
+    # -- QR codes -------------------------------------------------------------------------
+    def _create_qr(self, body: dict[str, Any], for_user_id: str | None) -> dict[str, Any]:
+        created = _now()
+        qr_id = f"qr_{secrets.token_hex(16)}"
+        expires = body.get("expires_at") or _iso(created + timedelta(hours=48))
+        qr: dict[str, Any] = {
+            "id": qr_id,
+            "reference_id": body["reference_id"],
+            "business_id": for_user_id or USER_ID,
+            "type": body["type"],
+            "currency": body["currency"],
+            "amount": body.get("amount"),
+            "channel_code": body.get("channel_code", "ID_DANA"),
+            "status": "ACTIVE",
+            # An EMVCo-shaped payload; a real one also names the merchant and a CRC.
+            "qr_string": f"00020101021226660014ID.CO.QRIS.WWW0118{qr_id[3:21]}5303360"
+            f"54{len(str(body.get('amount', ''))):02d}{body.get('amount', '')}5802ID6304FAKE",
+            "expires_at": expires,
+            "created": _iso(created),
+            "updated": _iso(created),
+            "description": body.get("description"),
+            "metadata": body.get("metadata"),
+        }
+        documented_check("QRCode", QR_CODE_FIELDS, qr)
+        sdk_check(QRCodeChannelProperties, {"qr_string": qr["qr_string"], "expires_at": expires})
+        self.qr_codes[qr_id] = qr
+        self.qr_payments[qr_id] = []
+        return qr
+
+    def pay_qr(self, qr_id: str, amount: float | None = None) -> dict[str, Any]:
+        """A guest pays the QR code (a dynamic one is then INACTIVE): the payment made."""
+        qr = self.qr_codes[qr_id]
+        qr["status"] = "INACTIVE"
+        qr["updated"] = _iso(_now())
+        payment = {
+            "id": f"qrpy_{secrets.token_hex(16)}",
+            "business_id": qr["business_id"],
+            "currency": "IDR",
+            "amount": qr["amount"] if amount is None else amount,
+            "status": "SUCCEEDED",
+            "created": _iso(_now()),
+            "qr_id": qr_id,
+            "qr_string": qr["qr_string"],
+            "reference_id": qr["reference_id"],
+            "type": qr["type"],
+            "channel_code": qr["channel_code"],
+            "expires_at": qr["expires_at"],
+            "description": qr["description"],
+            "metadata": qr["metadata"],
+            "payment_detail": {"receipt_id": secrets.token_hex(6), "source": "DANA"},
+        }
+        documented_check("QRPayment", QR_PAYMENT_FIELDS, payment)
+        self.qr_payments[qr_id].append(payment)
+        return payment
+
+    def qr_callback(self, payment: dict[str, Any]) -> dict[str, Any]:
+        """The `qr.payment` callback body Xendit posts for a QR payment."""
+        return {
+            "event": "qr.payment",
+            "api_version": "v2",
+            "business_id": payment["business_id"],
+            "created": _iso(_now()),
+            "data": payment,
+        }
+
+    async def deliver_qr(
+        self,
+        http: httpx.AsyncClient,
+        payment: dict[str, Any],
+        token: str,
+        path: str = "/api/webhooks/xendit/qr",
+    ) -> httpx.Response:
+        return await http.post(
+            path,
+            json=self.qr_callback(payment),
+            headers={"x-callback-token": token, "content-type": "application/json"},
+        )
+
     # -- HTTP -----------------------------------------------------------------------------
     def _authorized(self, request: Request) -> bool:
         expected = "Basic " + base64.b64encode(f"{SECRET_KEY}:".encode()).decode()
@@ -234,20 +367,73 @@ class FakeXendit:
             sdk_check(CreateInvoiceRequest, body)
         except ContractError as error:
             return _error(400, "API_VALIDATION_ERROR", str(error))
+        return await self._created(request, body, self._create)
+
+    async def create_qr_code(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "INVALID_API_KEY", "API key is invalid")
+        if request.headers.get("api-version") != "2022-07-31":
+            return _error(400, "API_VALIDATION_ERROR", "api-version 2022-07-31 is required")
+        body = await request.json()
+        try:
+            qr_request_check(body)
+        except (ContractError, ValueError) as error:
+            return _error(400, "API_VALIDATION_ERROR", str(error))
+        return await self._created(request, body, self._create_qr)
+
+    async def _created(self, request: Request, body: dict[str, Any], make: Any) -> Response:
+        """Record the request and create, honouring an injected failure."""
         self.requests.append(body)
         self.headers.append(dict(request.headers))
         failure = self.failures.pop(0) if self.failures else None
         if failure is None:
-            return JSONResponse(self._create(body, request.headers.get("for-user-id")))
+            return JSONResponse(make(body, request.headers.get("for-user-id")))
         if failure.delay:
-            # Xendit got the request and made the invoice, but answers after we gave up.
-            created = self._create(body, request.headers.get("for-user-id"))
+            # Xendit got the request and made the object, but answers after we gave up.
+            created = make(body, request.headers.get("for-user-id"))
             await asyncio.sleep(failure.delay)
             if failure.status is None:
                 return JSONResponse(created)
         assert failure.status is not None
         code = "SERVER_ERROR" if failure.status >= 500 else "API_VALIDATION_ERROR"
         return _error(failure.status, code, "injected by the test")
+
+    async def get_qr_code(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "INVALID_API_KEY", "API key is invalid")
+        failed = await self._failure()
+        if failed is not None:
+            return failed
+        qr = self.qr_codes.get(request.path_params["qr_id"])
+        if qr is None:
+            return _error(404, "DATA_NOT_FOUND", "QR code not found")
+        return JSONResponse(qr)
+
+    async def list_qr_payments(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "INVALID_API_KEY", "API key is invalid")
+        failed = await self._failure()
+        if failed is not None:
+            return failed
+        payments = self.qr_payments.get(request.path_params["qr_id"])
+        if payments is None:
+            return _error(404, "DATA_NOT_FOUND", "QR code not found")
+        return JSONResponse({"data": payments, "has_more": False})
+
+    async def control_qr(self, request: Request) -> Response:
+        """`POST /_fake/qr_codes/{id}/pay`: a guest scans and pays; the `qr.payment`
+        callback goes to `webhook_url` + `/qr` over real HTTP."""
+        qr_id = request.path_params["qr_id"]
+        if qr_id not in self.qr_codes:
+            return _error(404, "DATA_NOT_FOUND", "QR code not found")
+        payment = self.pay_qr(qr_id)
+        if self.webhook_url is None:
+            return JSONResponse({"delivered": False, "payment": payment})
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await self.deliver_qr(
+                http, payment, self.callback_token, f"{self.webhook_url}/qr"
+            )
+        return JSONResponse({"delivered": True, "webhook_status": answer.status_code})
 
     async def get_invoice(self, request: Request) -> Response:
         if not self._authorized(request):
@@ -285,6 +471,10 @@ class FakeXendit:
         return Starlette(
             routes=[
                 Route("/_fake/invoices/{invoice_id}/{status}", self.control, methods=["POST"]),
+                Route("/_fake/qr_codes/{qr_id}/pay", self.control_qr, methods=["POST"]),
+                Route("/qr_codes", self.create_qr_code, methods=["POST"]),
+                Route("/qr_codes/{qr_id}", self.get_qr_code, methods=["GET"]),
+                Route("/qr_codes/{qr_id}/payments", self.list_qr_payments, methods=["GET"]),
                 Route("/v2/invoices", self.create_invoice, methods=["POST"]),
                 Route("/v2/invoices", self.list_invoices, methods=["GET"]),
                 Route("/v2/invoices/{invoice_id}", self.get_invoice, methods=["GET"]),
@@ -333,7 +523,9 @@ def main() -> None:
     """Run the fake on its own for a manual end-to-end try (see docs/payments.md)."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="A local fake of Xendit's Invoice API.")
+    parser = argparse.ArgumentParser(
+        description="A local fake of Xendit's Invoice and QR Codes APIs (QR: webhook + /qr)."
+    )
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--webhook", default="http://127.0.0.1:8000/api/webhooks/xendit")
     parser.add_argument("--token", default="dev-xendit-callback-token")

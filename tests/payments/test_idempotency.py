@@ -113,12 +113,12 @@ async def test_bad_key_is_422(client: httpx.AsyncClient, booth: dict[str, str]) 
 
 
 async def _die_mid_call(
-    client: httpx.AsyncClient, booth: dict[str, str], xendit: FakeXendit, key: str
+    client: httpx.AsyncClient, booth: dict[str, str], xendit: FakeXendit, key: str, **body: Any
 ) -> None:
     """A request that dies while Xendit makes its invoice (as a killed server would): its
     payment and key are recorded, its answer never is."""
     sent = len(xendit.requests)
-    task = asyncio.create_task(_post(client, booth, key))
+    task = asyncio.create_task(_post(client, booth, key, **body))
     for _ in range(500):  # until Xendit has the request (10 s at most)
         if len(xendit.requests) > sent:
             break
@@ -161,3 +161,27 @@ async def test_a_retry_resumes_a_request_that_died(
     assert again.content == resumed.content
     listed = (await client.get("/api/payments", headers=booth)).json()["items"]
     assert len(listed) == 1
+
+
+async def test_a_retry_resumes_a_qris_request_that_died(
+    client: httpx.AsyncClient, booth: dict[str, str], xendit: FakeXendit, services: Services
+) -> None:
+    """The QR Codes API cannot be searched by reference_id: the retry makes the QR code
+    (the dead request's one, never shown to a guest, expires unpaid)."""
+    xendit.fail_next(delay=5.0)
+    await _die_mid_call(client, booth, xendit, "visit-qr", method="qris")
+    [payment] = (await client.get("/api/payments", headers=booth)).json()["items"]
+    assert (payment["method"], payment["xendit_payment_id"]) == ("qris", None)
+    window = int(service.in_flight_seconds(services.settings)) + 1
+    await services.db.execute(
+        "UPDATE idempotency_keys SET created_at = datetime(created_at, ?)", (f"-{window} seconds",)
+    )
+    resumed = await _post(client, booth, "visit-qr", method="qris")
+    assert resumed.status_code == 201, resumed.text
+    assert resumed.headers["idempotent-replayed"] == "true"
+    body = resumed.json()
+    assert body["id"] == payment["id"]
+    assert body["qr_string"] == xendit.qr_codes[body["xendit_payment_id"]]["qr_string"]
+    assert len(xendit.qr_codes) == 2
+    again = await _post(client, booth, "visit-qr", method="qris")
+    assert again.content == resumed.content

@@ -61,6 +61,10 @@ CUSTOMER = {"customer_id": "customer"}
 SESSION: dict[str, Kind] = {"session_id": "session"}
 PRINTER_BODY = {"name": "DNP", "type": "dye-sublimation", "connection_type": "usb"}
 CALLBACK = {"id": "inv_matrix", "external_id": "pay_unknown", "status": "PAID", "amount": 1000}
+QR_CALLBACK = {
+    "event": "qr.payment",
+    "data": {"id": "qrpy_m", "qr_id": "qr_m", "reference_id": "pay_unknown", "status": "SUCCEEDED"},
+}
 
 MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/openapi.json"): Entry("public"),
@@ -104,6 +108,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/payments/summary"): Entry("caller"),
     ("GET", "/api/payments/{payment_id}"): Entry("caller", {"payment_id": "payment"}),
     ("POST", "/api/webhooks/xendit"): Entry("xendit", body=CALLBACK),
+    ("POST", "/api/webhooks/xendit/qr"): Entry("xendit", body=QR_CALLBACK),
+    ("GET", "/api/payments/{payment_id}/qr.svg"): Entry("caller", {"payment_id": "payment"}),
     ("PUT", "/objects/{key:path}"): Entry("signed"),
     ("GET", "/objects/{key:path}"): Entry("signed"),
     ("POST", "/api/admin/backups"): Entry("operator"),

@@ -34,9 +34,9 @@ from tests.fakes.xendit_server import SECRET_KEY, RunningFake
 from tests.live import serve_in_thread
 
 CALLBACK_TOKEN = "fuzz-callback-token"
-WEBHOOK = "POST /api/webhooks/xendit"
+WEBHOOKS = ("POST /api/webhooks/xendit", "POST /api/webhooks/xendit/qr")
 # A refused callback is recorded on purpose (for the operator): the one write a 4xx makes.
-WRITTEN_ON_REFUSAL = {WEBHOOK: frozenset({"xendit_rejected_callbacks"})}
+WRITTEN_ON_REFUSAL = {hook: frozenset({"xendit_rejected_callbacks"}) for hook in WEBHOOKS}
 
 load_all_checks()
 # Checks that cannot act on independent generated cases; each is named with the reason.
@@ -162,18 +162,19 @@ def fuzz(label: str, live_api: dict[str, Any], headers: dict[str, str], examples
     run()
 
 
-@pytest.mark.parametrize("label", sorted(set(OPERATIONS) - {WEBHOOK}))
+@pytest.mark.parametrize("label", sorted(set(OPERATIONS) - set(WEBHOOKS)))
 def test_operator_requests_conform(label: str, live_api: dict[str, Any]) -> None:
     fuzz(label, live_api, ADMIN, examples=30)
 
 
-@pytest.mark.parametrize("label", sorted(set(OPERATIONS) - {WEBHOOK}))
+@pytest.mark.parametrize("label", sorted(set(OPERATIONS) - set(WEBHOOKS)))
 def test_booth_requests_conform(label: str, live_api: dict[str, Any]) -> None:
     fuzz(label, live_api, live_api["booth"], examples=15)
 
 
-def test_webhook_with_a_valid_token_conforms(live_api: dict[str, Any]) -> None:
-    fuzz(WEBHOOK, live_api, {"x-callback-token": CALLBACK_TOKEN}, examples=60)
+@pytest.mark.parametrize("label", WEBHOOKS)
+def test_webhook_with_a_valid_token_conforms(label: str, live_api: dict[str, Any]) -> None:
+    fuzz(label, live_api, {"x-callback-token": CALLBACK_TOKEN}, examples=60)
 
 
 EXTREMES = st.sampled_from(
@@ -211,7 +212,7 @@ def test_extreme_values_in_any_body_are_refused_without_writing(
     url = live_api["url"] + path.replace("{", "").replace("}", "")
     unchanged = WRITTEN_ON_REFUSAL.get(label, frozenset())
     headers = {
-        **(ADMIN if label != WEBHOOK else {"x-callback-token": CALLBACK_TOKEN}),
+        **(ADMIN if label not in WEBHOOKS else {"x-callback-token": CALLBACK_TOKEN}),
         "content-type": "application/json",
     }
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -26,14 +26,19 @@ from boothcloud.errors import BadRequest, ProblemError
 from boothcloud.http import validation_problem
 from boothcloud.payments import repository
 from boothcloud.payments.repository import Event
-from boothcloud.payments.schemas import InvoiceCallback, WebhookAck
+from boothcloud.payments.schemas import (
+    InvoiceCallback,
+    QrPaymentCallback,
+    QrPaymentData,
+    WebhookAck,
+)
 from boothcloud.payments.xendit import Invoice
 from boothcloud.schemas import INT64_MAX, INT64_MIN
 from boothcloud.timeutil import from_db, now_db, to_db
 
 log = logging.getLogger("boothcloud.payments")
 
-KNOWN_STATUSES = frozenset({"PENDING", "PAID", "SETTLED", "EXPIRED"})
+KNOWN_STATUSES = frozenset({"PENDING", "PAID", "SETTLED", "EXPIRED", "QR_FAILED"})
 KEPT_PAYLOAD_BYTES = 64 * 1024  # of a rejected callback, for the operator
 
 
@@ -45,7 +50,10 @@ def whole_rupiah(value: float | None) -> int | None:
     return number if INT64_MIN <= number <= INT64_MAX else None
 
 
-async def read_callback(db: Database, raw: bytes) -> InvoiceCallback:
+Callback = TypeVar("Callback", InvoiceCallback, QrPaymentCallback)
+
+
+async def read_callback(db: Database, raw: bytes, model: type[Callback]) -> Callback:
     """The callback, or a 400/422 problem after recording why it was refused.
 
     Parsed like every other body (the standard library's JSON, then the model), so a lone
@@ -58,7 +66,7 @@ async def read_callback(db: Database, raw: bytes) -> InvoiceCallback:
         problem = BadRequest("request body is not valid JSON")
     else:
         try:
-            return InvoiceCallback.model_validate(data)
+            return model.model_validate(data)
         except ValidationError as error:
             problem = validation_problem(error.errors(include_url=False, include_input=False))
     reason = problem.detail.encode("utf-8", "replace").decode()
@@ -90,6 +98,29 @@ def from_callback(callback: InvoiceCallback, raw: bytes) -> Event:
         payment_channel=callback.payment_channel,
         source="webhook",
         payload=raw.decode("utf-8", errors="replace"),
+    )
+
+
+# A QR payment's status (QR Codes API 2022-07-31): SUCCEEDED is money in, like an
+# invoice's PAID; FAILED and anything else change nothing (the QR code's own expiry, seen
+# by reconciliation, fails the payment).
+QR_STATUSES = {"SUCCEEDED": "PAID"}
+
+
+def from_qr_payment(data: QrPaymentData, raw: str, source: str) -> Event:
+    """A `qr.payment` callback's `data`, or an item of `GET /qr_codes/{id}/payments`."""
+    status = data.status.upper()
+    return Event(
+        invoice_id=data.qr_id,
+        external_id=data.reference_id,
+        status=QR_STATUSES.get(status, f"QR_{status}"),
+        amount=whole_rupiah(data.amount),
+        paid_amount=whole_rupiah(data.amount),
+        paid_at=_db_time(data.created),
+        payment_method="QR_CODE",
+        payment_channel=data.channel_code or "QRIS",
+        source=source,
+        payload=raw,
     )
 
 

@@ -1,5 +1,6 @@
 """Reconciliation: find what a missed callback would have told us (Xendit does not retry
-a callback that timed out), by asking `GET /v2/invoices/{id}` for stale pending payments.
+a callback that timed out), by asking `GET /v2/invoices/{id}` for stale pending payments,
+or `GET /qr_codes/{id}/payments` for QRIS ones.
 
 The same `events.apply` code as the webhook applies what Xendit answers, so a callback that
 arrives later is a duplicate, not a second transition. A pending payment past its expiry
@@ -13,9 +14,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import orjson
+from pydantic import ValidationError
+
 from boothcloud.db.base import Database, Row
 from boothcloud.payments import events, repository
-from boothcloud.payments.schemas import ReconcileReport
+from boothcloud.payments.repository import Event
+from boothcloud.payments.schemas import QrPaymentData, ReconcileReport
 from boothcloud.payments.xendit import Invoice, XenditClient, XenditError
 from boothcloud.settings import Settings
 from boothcloud.timeutil import from_db, now_db, to_db, utcnow
@@ -51,22 +56,46 @@ def _expired(row: Row) -> bool:
 async def _one(
     db: Database, client: XenditClient | None, row: Row, report: ReconcileReport
 ) -> None:
-    invoice: Invoice | None = None
+    event: Event | None = None
     if client is not None:
-        invoice = await _find_invoice(db, client, row)
-    if invoice is not None and invoice.status.upper() in ("PAID", "SETTLED", "EXPIRED"):
-        ack = await events.apply(db, events.from_invoice(invoice))
-        _count(report, ack.outcome, invoice.status.upper())
+        find = _qr_event if row["method"] == "qris" else _invoice_event
+        event = await find(db, client, row)
+    if event is not None and event.status in ("PAID", "SETTLED", "EXPIRED"):
+        ack = await events.apply(db, event)
+        _count(report, ack.outcome, event.status)
         return
-    never_created = invoice is None and row["xendit_payment_id"] is None and client is not None
-    # Xendit has no invoice for this payment, and the creation call is long over.
-    if never_created and await repository.fail_open(db, row["id"], "invoice_not_created", now_db()):
+    never_created = event is None and row["xendit_payment_id"] is None and client is not None
+    # Xendit has no invoice (or QR code) for this payment, and the creation call is over.
+    reason = "qr_code_not_created" if row["method"] == "qris" else "invoice_not_created"
+    if never_created and await repository.fail_open(db, row["id"], reason, now_db()):
         report.failed += 1
         return
     if _expired(row) and await repository.fail_open(db, row["id"], "expired", now_db()):
         report.failed += 1
         return
     report.unchanged += 1
+
+
+async def _qr_event(db: Database, client: XenditClient, row: Row) -> Event | None:
+    """The QR code's successful payment, if any (`GET /qr_codes/{id}/payments`); a QR
+    code never stored cannot be looked up (the API has no search by reference_id)."""
+    if row["xendit_payment_id"] is None:
+        return None
+    items = await client.qr_payments(str(row["xendit_payment_id"]), row["xendit_sub_account_id"])
+    for item in items:
+        try:
+            data = QrPaymentData.model_validate(item)
+        except ValidationError as error:
+            detail = f"QR payment has {error.error_count()} bad fields"
+            raise XenditError("bad_response", detail) from error
+        if data.status.upper() == "SUCCEEDED":
+            return events.from_qr_payment(data, orjson.dumps(item).decode(), "reconcile")
+    return None
+
+
+async def _invoice_event(db: Database, client: XenditClient, row: Row) -> Event | None:
+    invoice = await _find_invoice(db, client, row)
+    return None if invoice is None else events.from_invoice(invoice)
 
 
 async def _find_invoice(db: Database, client: XenditClient, row: Row) -> Invoice | None:

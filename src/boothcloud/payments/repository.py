@@ -23,7 +23,8 @@ register_constraint(
 COLUMNS = (
     "id, customer_id, xendit_payment_id, amount, platform_fee, status, paid_at, created_at, "
     "currency, description, payer_email, invoice_url, expires_at, failure_reason, paid_amount, "
-    "payment_method, payment_channel, flagged, review_reason, updated_at, session_id"
+    "payment_method, payment_channel, flagged, review_reason, updated_at, session_id, method, "
+    "qr_string"
 )
 OPEN = "('pending', 'processing')"  # states an invoice can still leave
 
@@ -152,15 +153,17 @@ def _save_response(key: str | None, row: Row, status: int, body: str) -> list[St
 
 
 async def store_invoice(db: Database, row: Row, key: str | None, response_body: str) -> None:
-    """Record the created invoice and, atomically, the response a replay will return."""
+    """Record the created invoice (or QR code) and, atomically, the response a replay
+    will return."""
     await db.batch(
         [
             Statement(
-                "UPDATE payments SET xendit_payment_id = ?, invoice_url = ?, expires_at = ?, "
-                "updated_at = ? WHERE id = ? AND xendit_payment_id IS NULL",
+                "UPDATE payments SET xendit_payment_id = ?, invoice_url = ?, qr_string = ?, "
+                "expires_at = ?, updated_at = ? WHERE id = ? AND xendit_payment_id IS NULL",
                 (
                     row["xendit_payment_id"],
                     row["invoice_url"],
+                    row["qr_string"],
                     row["expires_at"],
                     row["updated_at"],
                     row["id"],
@@ -188,6 +191,12 @@ async def fail_creation(
 
 async def get(db: Database, payment_id: str) -> Row | None:
     return await db.fetch_one(f"SELECT {COLUMNS} FROM payments WHERE id = ?", (payment_id,))
+
+
+async def status_of(db: Database, payment_id: str) -> str | None:
+    """Only the status: what a long-poll reads a few times a second."""
+    row = await db.fetch_one("SELECT status FROM payments WHERE id = ?", (payment_id,))
+    return None if row is None else str(row["status"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,7 +371,7 @@ async def set_event_outcome(db: Database, event_key: str, outcome: str) -> None:
 async def stale_pending(db: Database, created_before: str, now: str, limit: int) -> list[Row]:
     """Pending payments old enough to reconcile, or already past their expiry."""
     return await db.fetch_all(
-        "SELECT p.id, p.customer_id, p.xendit_payment_id, p.expires_at, p.created_at, "
+        "SELECT p.id, p.customer_id, p.xendit_payment_id, p.expires_at, p.created_at, p.method, "
         "c.xendit_sub_account_id FROM payments p JOIN customers c ON c.id = p.customer_id "
         f"WHERE p.status IN {OPEN} AND (p.created_at <= ? OR p.expires_at <= ?) "
         "ORDER BY p.created_at, p.id LIMIT ?",

@@ -22,6 +22,7 @@ from boothcloud.payments.schemas import (
     PaymentPage,
     PaymentStatus,
     PaymentSummary,
+    QrPaymentCallback,
     WebhookAck,
 )
 from boothcloud.payments.xendit import XenditClient
@@ -117,13 +118,43 @@ async def payment_summary(
 
 
 @router.get(
+    "/{payment_id}/qr.svg",
+    summary="The QRIS code of a `qris` payment, as SVG for the booth's screen",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/svg+xml": {}}},
+        **problems(401, 403, 404, 409),
+    },
+)
+async def payment_qr_svg(payment_id: str, db: DbDep, caller: CallerDep) -> Response:
+    svg = await service.qr_svg(db, caller, payment_id)
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@router.get(
     "/{payment_id}",
     response_model=Payment,
-    summary="Get a payment's current status",
-    responses=problems(401, 403, 404),
+    summary="Get a payment's current status (optionally long-polling for a change)",
+    responses=problems(401, 403, 404, 422),
 )
-async def get_payment(payment_id: str, db: DbDep, caller: CallerDep) -> Response:
-    return respond(await service.get(db, caller, payment_id))
+async def get_payment(
+    payment_id: str,
+    request: Request,
+    db: DbDep,
+    caller: CallerDep,
+    wait: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=service.WAIT_MAX_SECONDS,
+            description="Long-poll: answer as soon as the status changes from what it is "
+            "now (any worker's change counts), or after this many seconds with the current "
+            "state. A completed or failed payment answers at once. 0 (default): no wait.",
+        ),
+    ] = 0,
+) -> Response:
+    payment = await service.wait_for_change(db, caller, payment_id, wait, request.is_disconnected)
+    return respond(payment)
 
 
 async def _check_callback_token(
@@ -145,5 +176,20 @@ async def _check_callback_token(
 )
 async def xendit_webhook(request: Request, db: DbDep) -> Response:
     raw = await request.body()
-    callback = await events.read_callback(db, raw)  # a refused one is recorded first
+    callback = await events.read_callback(db, raw, InvoiceCallback)  # refusals are recorded
     return respond(await events.apply(db, events.from_callback(callback, raw)))
+
+
+@webhook_router.post(
+    "/xendit/qr",
+    response_model=WebhookAck,
+    summary="Xendit `qr.payment` callback (QRIS; idempotent per QR code and status)",
+    responses=problems(400, 401, 413, 422),
+    dependencies=[Depends(_check_callback_token)],
+    openapi_extra={"security": [{"xendit_callback": []}], **json_body(QrPaymentCallback)},
+)
+async def xendit_qr_webhook(request: Request, db: DbDep) -> Response:
+    raw = await request.body()
+    callback = await events.read_callback(db, raw, QrPaymentCallback)
+    text = raw.decode("utf-8", errors="replace")
+    return respond(await events.apply(db, events.from_qr_payment(callback.data, text, "webhook")))

@@ -12,6 +12,7 @@ from boothcloud.timeutil import Timestamp
 
 PaymentStatus = Literal["pending", "processing", "completed", "failed"]
 STATUSES: tuple[PaymentStatus, ...] = ("pending", "processing", "completed", "failed")
+PaymentMethod = Literal["invoice", "qris"]
 
 
 class PaymentCreate(BaseModel):
@@ -34,6 +35,12 @@ class PaymentCreate(BaseModel):
         description="The guest session this pays for (the customer's own); it becomes the "
         "session's `payment_id` when the session has none yet.",
     )
+    method: PaymentMethod = Field(
+        default="invoice",
+        description="`invoice`: a Xendit Invoice (hosted page, `invoice_url`). `qris`: a "
+        "dynamic QRIS code for the booth's screen (`qr_string`, or `GET .../qr.svg`); "
+        "QRIS takes 1 to 10,000,000 rupiah.",
+    )
 
 
 class Payment(BaseModel):
@@ -46,8 +53,14 @@ class Payment(BaseModel):
     status: PaymentStatus
     description: str | None
     payer_email: str | None
-    xendit_payment_id: str | None = Field(description="The Xendit invoice id.")
+    method: PaymentMethod = "invoice"
+    xendit_payment_id: str | None = Field(
+        description="The Xendit invoice id, or the QR code id (`qr_...`) for `qris`."
+    )
     invoice_url: str | None
+    qr_string: str | None = Field(
+        default=None, description="`qris` only: the QRIS payload to render as a QR code."
+    )
     expires_at: Timestamp | None
     paid_at: Timestamp | None
     paid_amount: int | None
@@ -95,6 +108,30 @@ class InvoiceCallback(BaseModel):
     paid_at: XenditText | None = None
     payment_method: XenditText | None = None
     payment_channel: XenditText | None = None
+
+
+class QrPaymentData(BaseModel):
+    """`data` of Xendit's `qr.payment` callback (QR Codes API 2022-07-31): the fields read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: XenditText
+    qr_id: XenditText
+    reference_id: XenditText
+    status: XenditText
+    amount: Rupiah | None = None
+    currency: XenditText | None = None
+    channel_code: XenditText | None = None
+    created: XenditText | None = None
+
+
+class QrPaymentCallback(BaseModel):
+    """Xendit's `qr.payment` callback: `{"event": "qr.payment", ..., "data": {...}}`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event: Literal["qr.payment"]
+    data: QrPaymentData
 
 
 class WebhookAck(BaseModel):

@@ -9,9 +9,12 @@ invoices with our payment id as `external_id`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -32,6 +35,7 @@ from boothcloud.payments import repository
 from boothcloud.payments.fees import platform_fee
 from boothcloud.payments.schemas import Payment, PaymentCreate, PaymentPage
 from boothcloud.payments.xendit import XenditClient, XenditError
+from boothcloud.sessions import qr
 from boothcloud.sessions.service import check_session
 from boothcloud.settings import Settings, Tier
 from boothcloud.timeutil import from_db, to_db, utcnow
@@ -40,6 +44,10 @@ log = logging.getLogger("boothcloud.payments")
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 XENDIT_FEE_TYPE = "Platform Fee"
+# What one QRIS transaction may carry (Bank Indonesia's per-transaction cap, as Xendit
+# documents for QR codes); the settings' own min and max apply on top (docs/payments.md).
+QRIS_MIN_AMOUNT = 1
+QRIS_MAX_AMOUNT = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +95,11 @@ async def _resolve_customer(db: Database, caller: Caller, body: PaymentCreate) -
     return row
 
 
-def _check_amount(settings: Settings, amount: int) -> None:
+def _check_amount(settings: Settings, amount: int, method: str) -> None:
+    if method == "qris" and not QRIS_MIN_AMOUNT <= amount <= QRIS_MAX_AMOUNT:
+        raise invalid(
+            "amount", f"QRIS takes {QRIS_MIN_AMOUNT} to {QRIS_MAX_AMOUNT:,} rupiah per payment"
+        )
     if amount < settings.payment_min_amount:
         raise invalid("amount", f"must be at least {settings.payment_min_amount} rupiah")
     if amount > settings.payment_max_amount:
@@ -103,6 +115,8 @@ def _request_hash(customer_id: str, body: PaymentCreate) -> str:
     }
     if body.session_id is not None:  # only when given: keys stored before sessions hold
         canonical["session_id"] = body.session_id
+    if body.method != "invoice":  # likewise: keys stored before QRIS hash without it
+        canonical["method"] = body.method
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -124,6 +138,19 @@ def invoice_payload(settings: Settings, row: Row, sub_account: str | None) -> di
     if sub_account and row["platform_fee"] > 0:
         payload["fees"] = [{"type": XENDIT_FEE_TYPE, "value": row["platform_fee"]}]
     return payload
+
+
+def qr_payload(settings: Settings, row: Row) -> dict[str, Any]:
+    """The `POST /qr_codes` body (QR Codes API `2022-07-31`): a dynamic QRIS code for
+    exactly this amount, expiring like an invoice would."""
+    expires = from_db(row["created_at"]) + timedelta(seconds=settings.invoice_duration_seconds)
+    return {
+        "reference_id": row["id"],
+        "type": "DYNAMIC",
+        "currency": "IDR",
+        "amount": row["amount"],
+        "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+    }
 
 
 def in_flight_seconds(settings: Settings) -> float:
@@ -180,6 +207,11 @@ async def _resume(
     so a booth's retry completes the payment instead of waiting for reconciliation."""
     row = await repository.get(db, payment_id)
     assert row is not None  # the key's foreign key holds it
+    if row["status"] == "pending" and row["xendit_payment_id"] is None and row["method"] == "qris":
+        # The QR Codes API has no search by reference_id; a QR code the dead request may
+        # have made was never shown to anyone, so it expires unpaid (docs/payments.md).
+        answer = await _create_invoice(db, settings, client, row, customer, key)
+        return Answer(answer.status, answer.body, answer.media_type, payment_id, True)
     if row["status"] == "pending" and row["xendit_payment_id"] is None:
         sub_account = customer["xendit_sub_account_id"]
         try:
@@ -217,7 +249,7 @@ async def create(
     if idempotency_key is not None and not KEY_PATTERN.match(idempotency_key):
         raise invalid("Idempotency-Key", "1-255 printable ASCII characters")
     customer = await _resolve_customer(db, caller, body)
-    _check_amount(settings, body.amount)
+    _check_amount(settings, body.amount, body.method)
     tier = cast(Tier, customer["license_type"])
     policy = settings.fee_policy.get(tier) or settings.fee_policy["starter"]
     moment = utcnow()
@@ -231,6 +263,7 @@ async def create(
         "description": body.description,
         "payer_email": body.payer_email,
         "session_id": body.session_id,
+        "method": body.method,
         "created_at": now,
         "updated_at": now,
     }
@@ -271,18 +304,15 @@ async def _create_invoice(
         "flagged": 0,
         "review_reason": None,
         "currency": "IDR",
+        "qr_string": None,
     }
     try:
-        invoice = await client.create_invoice(
-            invoice_payload(settings, row, sub_account), sub_account
-        )
-        if invoice.external_id != row["id"]:
-            raise XenditError("bad_response", "invoice external_id is not our payment id")
+        created = await _ask_xendit(settings, client, row, sub_account)
     except XenditError as error:
         reason = f"xendit {error.cause}: {error.detail}"[:500]
-        log.warning("payment %s: invoice creation failed: %s", row["id"], reason)
+        log.warning("payment %s: %s creation failed: %s", row["id"], row["method"], reason)
         problem = BadGateway(
-            f"Xendit invoice creation failed ({error.cause}): {error.detail}; "
+            f"Xendit {_WHAT[row['method']]} creation failed ({error.cause}): {error.detail}; "
             f"payment {row['id']} is failed",
             code=f"XENDIT_{error.cause.upper()}",
             headers={"Location": f"/api/payments/{row['id']}"},
@@ -291,13 +321,37 @@ async def _create_invoice(
             db, full, reason, to_db(utcnow()), key, orjson.dumps(problem.body()).decode()
         )
         raise problem from error
-    full["xendit_payment_id"] = invoice.id
-    full["invoice_url"] = invoice.invoice_url
-    full["expires_at"] = _expiry(invoice.expiry_date, settings, row["created_at"])
+    full.update(created)
     full["updated_at"] = to_db(utcnow())
     body = to_model(full).model_dump_json()
     await repository.store_invoice(db, full, key, body)
     return Answer(201, body, "application/json", str(row["id"]))
+
+
+_WHAT = {"invoice": "invoice", "qris": "QR code"}
+
+
+async def _ask_xendit(
+    settings: Settings, client: XenditClient, row: Row, sub_account: str | None
+) -> dict[str, Any]:
+    """Create the invoice or QR code; the columns it fills in on the payment."""
+    if row["method"] == "qris":
+        qr = await client.create_qr_code(qr_payload(settings, row), sub_account)
+        if qr.reference_id != row["id"]:
+            raise XenditError("bad_response", "QR code reference_id is not our payment id")
+        return {
+            "xendit_payment_id": qr.id,
+            "qr_string": qr.qr_string,
+            "expires_at": _expiry(qr.expires_at, settings, row["created_at"]),
+        }
+    invoice = await client.create_invoice(invoice_payload(settings, row, sub_account), sub_account)
+    if invoice.external_id != row["id"]:
+        raise XenditError("bad_response", "invoice external_id is not our payment id")
+    return {
+        "xendit_payment_id": invoice.id,
+        "invoice_url": invoice.invoice_url,
+        "expires_at": _expiry(invoice.expiry_date, settings, row["created_at"]),
+    }
 
 
 def _expiry(value: str | None, settings: Settings, created_at: str) -> str:
@@ -311,6 +365,44 @@ def _expiry(value: str | None, settings: Settings, created_at: str) -> str:
 
 async def get(db: Database, caller: Caller, payment_id: str) -> Payment:
     return to_model(caller.owned(await repository.get(db, payment_id), "payment", payment_id))
+
+
+WAIT_MAX_SECONDS = 30
+WAIT_POLL_SECONDS = 0.25
+
+
+async def wait_for_change(
+    db: Database,
+    caller: Caller,
+    payment_id: str,
+    wait: int,
+    gone: Callable[[], Awaitable[bool]],
+) -> Payment:
+    """The payment as soon as its status differs from when the request came, or after
+    `wait` seconds. The database is the only shared state between workers (and between
+    the worker that takes the callback and the one holding the booth's request), so this
+    reads one indexed row's status every `WAIT_POLL_SECONDS` (an async query, never a
+    blocking call on the event loop), and stops early when the booth hung up."""
+    payment = await get(db, caller, payment_id)
+    if wait <= 0 or payment.status not in ("pending", "processing"):
+        return payment
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
+        if await repository.status_of(db, payment_id) != payment.status or await gone():
+            break
+    return await get(db, caller, payment_id)
+
+
+async def qr_svg(db: Database, caller: Caller, payment_id: str) -> bytes:
+    """The payment's QRIS payload as an SVG QR code (the same renderer as share codes)."""
+    payment = await get(db, caller, payment_id)
+    if payment.qr_string is None:
+        raise Conflict(
+            "this payment has no QRIS code (not a `qris` payment, or its creation failed)",
+            code="NO_QR_CODE",
+        )
+    return qr.svg(payment.qr_string)
 
 
 def date_range(

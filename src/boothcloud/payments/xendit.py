@@ -1,4 +1,5 @@
-"""A small async client for Xendit's Invoice API (`/v2/invoices`).
+"""A small async client for Xendit's Invoice API (`/v2/invoices`) and QR Codes API
+(`/qr_codes`, version `2022-07-31`, for dynamic QRIS).
 
 Why not the official SDK at runtime: it is synchronous (it would block the event loop)
 and pulls in urllib3. This client speaks the same documented wire format with httpx,
@@ -69,6 +70,37 @@ class Invoice:
             raise XenditError("bad_response", f"invoice lacks a field: {error}") from error
 
 
+QR_API_VERSION = "2022-07-31"
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    """The parts of a Xendit QR code (`POST /qr_codes`, `GET /qr_codes/{id}`) used here."""
+
+    id: str
+    reference_id: str
+    status: str  # ACTIVE or INACTIVE
+    amount: float
+    qr_string: str
+    expires_at: str | None
+
+    @classmethod
+    def from_json(cls, data: Any) -> QrCode:
+        if not isinstance(data, dict):
+            raise XenditError("bad_response", "QR code is not a JSON object")
+        try:
+            return cls(
+                id=str(data["id"]),
+                reference_id=str(data["reference_id"]),
+                status=str(data["status"]),
+                amount=float(data["amount"]),
+                qr_string=str(data["qr_string"]),
+                expires_at=_opt_str(data.get("expires_at")),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise XenditError("bad_response", f"QR code lacks a field: {error}") from error
+
+
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -101,8 +133,11 @@ class XenditClient:
         for_user_id: str | None,
         json: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        api_version: str | None = None,
     ) -> Any:
         headers = {"Accept": "application/json"}
+        if api_version:
+            headers["api-version"] = api_version
         if for_user_id:
             headers["for-user-id"] = for_user_id
         try:
@@ -142,6 +177,26 @@ class XenditClient:
         if not isinstance(data, list):
             raise XenditError("bad_response", "invoice list is not a JSON array")
         return [Invoice.from_json(item) for item in data]
+
+    async def create_qr_code(self, payload: dict[str, Any], for_user_id: str | None) -> QrCode:
+        data = await self._request(
+            "POST", "/qr_codes", json=payload, for_user_id=for_user_id, api_version=QR_API_VERSION
+        )
+        return QrCode.from_json(data)
+
+    async def qr_payments(self, qr_id: str, for_user_id: str | None) -> list[dict[str, Any]]:
+        """`GET /qr_codes/{id}/payments`: the payments made on a QR code (a dynamic one
+        takes at most one), in the shape of the `qr.payment` callback's `data`."""
+        data = await self._request(
+            "GET",
+            f"/qr_codes/{qr_id}/payments",
+            for_user_id=for_user_id,
+            api_version=QR_API_VERSION,
+        )
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise XenditError("bad_response", "QR payment list has no `data` array")
+        return items
 
 
 def _error_message(response: httpx.Response) -> str:
