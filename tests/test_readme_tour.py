@@ -98,12 +98,14 @@ def test_the_tour_runs_as_written(served: tuple[str, str], tmp_path: Path) -> No
     with httpx.Client(base_url=base, headers=DEV_ADMIN) as http:
         [customer] = http.get("/api/customers").json()["items"]
         assert customer["license_type"] == "pro"
-        [payment] = http.get("/api/payments").json()["items"]
-        assert (payment["status"], payment["platform_fee"], payment["net_amount"]) == (
+        payments = {p["method"]: p for p in http.get("/api/payments").json()["items"]}
+        invoice, qris = payments["invoice"], payments["qris"]
+        assert (invoice["status"], invoice["platform_fee"], invoice["net_amount"]) == (
             "completed",
             750,
             24250,
         )
+        assert qris["status"] == "completed"
         photos = http.get("/api/photos").json()["items"]
         assert sorted(p["print_status"] for p in photos) == ["completed", "pending"]
         assert all(p["uploaded_at"] for p in photos)
@@ -115,5 +117,7 @@ def test_the_tour_runs_as_written(served: tuple[str, str], tmp_path: Path) -> No
         assert old_key_answer, "validating the rotated-away key must say NOT_FOUND"
     assert (work / "print.jpg").read_bytes() == photo_bytes
     assert "<svg" in (work / "qr.svg").read_text()
+    assert "<svg" in (work / "pay.svg").read_text()
+    assert '"status":"completed"' in (work / "waited.json").read_text()
     assert (work / "gallery.html").read_text().count("<img") == 1
     assert (work / "boothcloud-public-key.pem").read_text().startswith("-----BEGIN PUBLIC KEY")
