@@ -353,3 +353,16 @@ def test_any_callback_is_answered_4xx_or_200_and_a_refusal_writes_only_its_recor
         assert response.headers["content-type"] == "application/problem+json"
         assert table_digests(database, exclude=kept) == before
         assert table_digests(database)["xendit_rejected_callbacks"] != rejected_before
+
+
+@pytest.mark.parametrize("field", ["amount", "paid_amount"])
+async def test_a_boolean_amount_is_refused(
+    client: httpx.AsyncClient, services: Services, field: str
+) -> None:
+    """Found by schemathesis on the QR callback: pydantic's lax int read `true` as 1."""
+    body = {"id": "inv_1", "external_id": "pay_x", "status": "PAID", field: True}
+    answer = await client.post(
+        "/api/webhooks/xendit", json=body, headers={"x-callback-token": CALLBACK_TOKEN}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"] == field

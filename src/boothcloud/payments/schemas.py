@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from boothcloud.schemas import INT64_MAX, STRICT_BODY, Email, NoControl, Ref, Utf8
 from boothcloud.timeutil import Timestamp
@@ -80,13 +88,25 @@ class PaymentPage(BaseModel):
 
 
 XenditText = Annotated[str, StringConstraints(min_length=1, max_length=256), Utf8, NoControl]
+
+
+def _not_a_boolean(value: object) -> object:
+    # JSON `true` is not an amount, though pydantic's lax int would read it as 1.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+_RUPIAH_TEXT = (
+    "Whole rupiah: an integral number (`30000.0` is read as 30000; `30000.5` is refused)."
+)
 Rupiah = Annotated[
     int,
-    Field(
-        ge=0,
-        le=INT64_MAX,
-        description="Whole rupiah: an integral number (`30000.0` is read "
-        "as 30000; `30000.5` is refused).",
+    BeforeValidator(_not_a_boolean),
+    Field(ge=0, le=INT64_MAX, description=_RUPIAH_TEXT),
+    # Stated in full: a before-validator hides the bounds from the generated schema.
+    WithJsonSchema(
+        {"type": "integer", "minimum": 0, "maximum": INT64_MAX, "description": _RUPIAH_TEXT}
     ),
 ]
 
