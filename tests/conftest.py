@@ -20,7 +20,7 @@ from hypothesis import settings as hypothesis_settings
 
 from boothcloud.app import create_app
 from boothcloud.deps import Services
-from boothcloud.settings import Settings
+from boothcloud.settings import Settings, get_settings
 
 pytest.register_assert_rewrite("tests.secrets_guard")
 from tests.secrets_guard import remember  # noqa: E402 - after the rewrite registration
@@ -68,6 +68,15 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI (which reads the environment) pointed at the `settings` fixture's data."""
+    monkeypatch.setenv("BOOTHCLOUD_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

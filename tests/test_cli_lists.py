@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from boothcloud.cli import app as cli
-from boothcloud.settings import Settings, get_settings
 from tests.conftest import ADMIN, create_customer
 from tests.photos.helpers import add_photo, add_printer
 
@@ -22,14 +20,6 @@ LISTS = [
     (["printers", "list"], "/api/printers"),
     (["payments", "list"], "/api/payments"),
 ]
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("BOOTHCLOUD_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 async def _invoke(args: list[str], width: int = 200) -> str:

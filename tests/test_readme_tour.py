@@ -12,8 +12,6 @@ import io
 import os
 import re
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import pytest
 from PIL import Image
 
 from tests.fakes.xendit_server import SECRET_KEY, RunningFake
-from tests.live import free_port
+from tests.live import serve_process
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 DEV_ADMIN = {"Authorization": "Bearer dev-admin-token"}
@@ -41,37 +39,22 @@ def tour_blocks(text: str) -> list[str]:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`boothcloud serve` with the development defaults the tour names, and the local Xendit
+    server delivering its callbacks to it."""
     running = RunningFake()
     fake = running.start()
-    port = free_port()
-    fake.webhook_url = f"http://127.0.0.1:{port}/api/webhooks/xendit"
-    fake.callback_token = "dev-xendit-callback-token"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("BOOTHCLOUD_")},
-        "BOOTHCLOUD_DATA_DIR": str(tmp_path / "data"),
-        "BOOTHCLOUD_XENDIT_SECRET_KEY": SECRET_KEY,
-        "BOOTHCLOUD_XENDIT_BASE_URL": fake.url,
-    }
-    command = [sys.executable, "-m", "boothcloud", "serve", "--migrate", "--port", str(port)]
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "serve.log").read_text())
-            time.sleep(0.2)
-        yield url, fake.url
+        with serve_process(
+            tmp_path / "data",
+            environment="development",
+            admin_token="dev-admin-token",
+            xendit_secret_key=SECRET_KEY,
+            xendit_base_url=fake.url,
+        ) as server:
+            fake.webhook_url = f"{server.url}/api/webhooks/xendit"
+            fake.callback_token = "dev-xendit-callback-token"
+            yield server.url, fake.url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
         running.stop()
 
 

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from boothcloud.cli import app as cli
-from boothcloud.settings import Settings, get_settings
 from tests.photos.helpers import add_photo, add_printer
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("BOOTHCLOUD_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 async def test_list_commands(
