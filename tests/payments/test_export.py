@@ -52,7 +52,7 @@ async def _world(client: httpx.AsyncClient, services: Services, xendit: FakeXend
             "customer_id": customer["id"],
             "name": "Mall Taman Anggrek",
             "xendit_sub_account_id": "5f0f0f0f0f0f0f0f0f0f0f02",
-            "share_amount": 2_000,
+            "share": {"amount": 2_000},
         },
         headers=ADMIN,
     )

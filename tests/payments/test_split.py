@@ -218,7 +218,7 @@ async def test_customer_without_sub_account_keeps_todays_payment(
     assert xendit.split_rule_posts == 0
 
 
-async def _venue(client: httpx.AsyncClient, customer_id: str, **share: int) -> Any:
+async def _venue(client: httpx.AsyncClient, customer_id: str, **share: Any) -> Any:
     response = await client.post(
         "/api/venues",
         json={
@@ -238,7 +238,7 @@ async def test_venue_share_goes_to_the_venue_in_the_same_rule(
 ) -> None:
     customer = await _sub_account_customer(client, services)
     booth = license_auth(customer["license_key"])
-    venue = await _venue(client, customer["id"], share_basis_points=1_000)
+    venue = await _venue(client, customer["id"], share={"basis_points": 1_000})
     session = await open_session(client, booth)
     placed = await client.put(
         f"/api/venues/{venue['id']}/activations/{session['activation_id']}", headers=ADMIN
@@ -284,13 +284,26 @@ async def test_venue_needs_exactly_one_share_and_placement_scopes_devices(
             "customer_id": customer["id"],
             "name": "Mall",
             "xendit_sub_account_id": VENUE_ACCOUNT,
-            "share_basis_points": 100,
-            "share_amount": 1_000,
+            "share": {"basis_points": 100, "amount": 1_000},
         },
         headers=ADMIN,
     )
     assert both.status_code == 422
-    venue = await _venue(client, customer["id"], share_amount=2_000)
+    for bad in (2_500.5, True, "100", 0, 10_001):
+        refused = await client.post(
+            "/api/venues",
+            json={
+                "customer_id": customer["id"],
+                "name": "Mall",
+                "xendit_sub_account_id": VENUE_ACCOUNT,
+                "share": {"basis_points": bad},
+            },
+            headers=ADMIN,
+        )
+        assert refused.status_code == 422, bad
+    integral = await _venue(client, customer["id"], share={"basis_points": 2_500.0})
+    assert integral["share_basis_points"] == 2_500
+    venue = await _venue(client, customer["id"], share={"amount": 2_000})
     other = await create_customer(client)
     device = await open_session(client, license_auth(other["license_key"]))
     foreign = await client.put(

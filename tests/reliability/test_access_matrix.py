@@ -65,7 +65,7 @@ VENUE: dict[str, Kind] = {"venue_id": "venue"}
 VENUE_BODY: dict[str, Any] = {
     "name": "Kopi Kita",
     "xendit_sub_account_id": "5f0f0f0f0f0f0f0f0f0f0f0e",
-    "share_basis_points": 1_000,
+    "share": {"basis_points": 1_000},
 }
 QR_CALLBACK = {
     "event": "qr.payment",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from boothcloud.schemas import STRICT_BODY, Matches, Name, Ref
 from boothcloud.timeutil import Timestamp
@@ -14,10 +14,52 @@ XenditAccount = Annotated[
 ]
 
 
+def _whole_number(value: object) -> object:
+    """A JSON integer, or a number with no fraction (`2500.0`, an integer to JSON Schema);
+    never a boolean or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number")
+        return int(value)
+    return value
+
+
+BasisPoints = Annotated[
+    int,
+    BeforeValidator(_whole_number),
+    Field(ge=1, le=10_000),
+    # Stated in full: a before-validator hides the bounds from the generated schema.
+    WithJsonSchema(
+        {"type": "integer", "minimum": 1, "maximum": 10_000, "description": "250 is 2.5%."}
+    ),
+]
+FlatRupiah = Annotated[
+    int,
+    BeforeValidator(_whole_number),
+    Field(ge=1, le=10_000_000),
+    WithJsonSchema(
+        {"type": "integer", "minimum": 1, "maximum": 10_000_000, "description": "Whole rupiah."}
+    ),
+]
+
+
+class PercentShare(BaseModel):
+    model_config = STRICT_BODY
+
+    basis_points: BasisPoints
+
+
+class FlatShare(BaseModel):
+    model_config = STRICT_BODY
+
+    amount: FlatRupiah
+
+
 class VenueCreate(BaseModel):
-    """Exactly one of `share_basis_points` and `share_amount`. A venue is never edited:
-    a new agreement is a new venue (the device is placed there), so the share every past
-    payment carried stays explained."""
+    """A venue is never edited: a new agreement is a new venue (the device is placed
+    there), so the share every past payment carried stays explained."""
 
     model_config = STRICT_BODY
 
@@ -26,18 +68,9 @@ class VenueCreate(BaseModel):
     xendit_sub_account_id: XenditAccount = Field(
         description="The venue's own xenPlatform sub-account: where its share goes."
     )
-    share_basis_points: StrictInt | None = Field(
-        default=None, ge=1, le=10_000, description="1-10,000: 250 is 2.5% of each payment."
+    share: PercentShare | FlatShare = Field(
+        description='`{"basis_points": n}` (a percentage) or `{"amount": n}` (flat rupiah).'
     )
-    share_amount: StrictInt | None = Field(
-        default=None, ge=1, le=10_000_000, description="A flat share in whole rupiah."
-    )
-
-    @model_validator(mode="after")
-    def _one_share(self) -> Self:
-        if (self.share_basis_points is None) == (self.share_amount is None):
-            raise ValueError("give exactly one of share_basis_points and share_amount")
-        return self
 
 
 class Venue(BaseModel):

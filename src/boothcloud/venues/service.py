@@ -13,7 +13,7 @@ from boothcloud.db.base import Database
 from boothcloud.ids import new_id
 from boothcloud.printers.service import owner_for_create
 from boothcloud.venues import repository
-from boothcloud.venues.schemas import Placement, Venue, VenueCreate, VenuePage
+from boothcloud.venues.schemas import FlatShare, Placement, Venue, VenueCreate, VenuePage
 
 
 async def create(db: Database, caller: Caller, body: VenueCreate) -> Venue:
@@ -25,8 +25,10 @@ async def create(db: Database, caller: Caller, body: VenueCreate) -> Venue:
             "customer_id": customer_id,
             "name": body.name,
             "xendit_sub_account_id": body.xendit_sub_account_id,
-            "share_basis_points": body.share_basis_points,
-            "share_amount": body.share_amount,
+            "share_basis_points": None
+            if isinstance(body.share, FlatShare)
+            else body.share.basis_points,
+            "share_amount": body.share.amount if isinstance(body.share, FlatShare) else None,
         },
     )
     return Venue.model_validate(row)
