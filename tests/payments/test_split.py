@@ -218,17 +218,21 @@ async def test_customer_without_sub_account_keeps_todays_payment(
     assert xendit.split_rule_posts == 0
 
 
-async def _venue(client: httpx.AsyncClient, customer_id: str, **share: Any) -> Any:
-    response = await client.post(
+async def _post_venue(client: httpx.AsyncClient, customer_id: str, share: Any) -> httpx.Response:
+    return await client.post(
         "/api/venues",
         json={
             "customer_id": customer_id,
             "name": "Kopi Kita, Blok M",
             "xendit_sub_account_id": VENUE_ACCOUNT,
-            **share,
+            "share": share,
         },
         headers=ADMIN,
     )
+
+
+async def _venue(client: httpx.AsyncClient, customer_id: str, share: Any) -> Any:
+    response = await _post_venue(client, customer_id, share)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -238,7 +242,7 @@ async def test_venue_share_goes_to_the_venue_in_the_same_rule(
 ) -> None:
     customer = await _sub_account_customer(client, services)
     booth = license_auth(customer["license_key"])
-    venue = await _venue(client, customer["id"], share={"basis_points": 1_000})
+    venue = await _venue(client, customer["id"], {"basis_points": 1_000})
     session = await open_session(client, booth)
     placed = await client.put(
         f"/api/venues/{venue['id']}/activations/{session['activation_id']}", headers=ADMIN
@@ -278,32 +282,14 @@ async def test_venue_needs_exactly_one_share_and_placement_scopes_devices(
     client: httpx.AsyncClient, services: Services
 ) -> None:
     customer = await _sub_account_customer(client, services)
-    both = await client.post(
-        "/api/venues",
-        json={
-            "customer_id": customer["id"],
-            "name": "Mall",
-            "xendit_sub_account_id": VENUE_ACCOUNT,
-            "share": {"basis_points": 100, "amount": 1_000},
-        },
-        headers=ADMIN,
-    )
+    both = await _post_venue(client, customer["id"], {"basis_points": 100, "amount": 1_000})
     assert both.status_code == 422
     for bad in (2_500.5, True, "100", 0, 10_001):
-        refused = await client.post(
-            "/api/venues",
-            json={
-                "customer_id": customer["id"],
-                "name": "Mall",
-                "xendit_sub_account_id": VENUE_ACCOUNT,
-                "share": {"basis_points": bad},
-            },
-            headers=ADMIN,
-        )
+        refused = await _post_venue(client, customer["id"], {"basis_points": bad})
         assert refused.status_code == 422, bad
-    integral = await _venue(client, customer["id"], share={"basis_points": 2_500.0})
+    integral = await _venue(client, customer["id"], {"basis_points": 2_500.0})
     assert integral["share_basis_points"] == 2_500
-    venue = await _venue(client, customer["id"], share={"amount": 2_000})
+    venue = await _venue(client, customer["id"], {"amount": 2_000})
     other = await create_customer(client)
     device = await open_session(client, license_auth(other["license_key"]))
     foreign = await client.put(
