@@ -34,6 +34,7 @@ from boothcloud.settings import Settings, get_settings
 from boothcloud.storage.factory import open_store
 from boothcloud.storage.routes import OBJECTS_PREFIX
 from boothcloud.storage.routes import router as objects_router
+from boothcloud.venues.routes import router as venues_router
 
 log = logging.getLogger("boothcloud")
 
@@ -57,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     photos_router,
     printers_router,
     payments_router,
+    venues_router,
     sessions_router,
     branding_router,
     gallery_router,

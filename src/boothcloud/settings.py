@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     xendit_callback_token: SecretStr = SecretStr(DEV_CALLBACK_TOKEN)
     xendit_base_url: str = "https://api.xendit.co"
     xendit_timeout_seconds: float = Field(default=15.0, gt=0)
+    # The platform's own Xendit account (master account business id): the destination of
+    # the platform-fee route of every split rule. Unset: no split rules (docs/payments.md).
+    xendit_platform_account_id: str | None = Field(default=None, min_length=1, max_length=64)
     invoice_duration_seconds: int = Field(default=900, ge=60)
     success_redirect_url: str | None = None
     failure_redirect_url: str | None = None

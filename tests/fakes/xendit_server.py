@@ -16,6 +16,16 @@ QR codes (`POST /qr_codes`, `GET /qr_codes/{id}`, `GET /qr_codes/{id}/payments`,
 QR code's `qr_string` and `expires_at` are checked against the SDK's
 `payment_request.QRCodeChannelProperties` (the same two fields in Payment Requests), and
 every body against the documented field lists below, strictly.
+
+Split rules (`POST /split_rules`, xenPlatform) and the `with-split-rule` header on invoice
+and QR code creation follow the API reference "Create split rule" (docs.xendit.co/apidocs/
+create-split-rule): `xendit-python` 7.0.0 has no split rule model (only the header, on
+`PaymentRequestApi.create_payment_request`), so requests and responses are checked against
+that page's documented fields and examples. An unknown rule id in `with-split-rule` answers
+the API's documented 404 for an object referenced that does not exist (`DATA_NOT_FOUND`).
+For every payment created with a rule, `moved` records what Xendit would route, computed
+as that page documents (percent routes "rounded off to the nearest monetary unit": half
+up), independently of boothcloud's arithmetic, so tests can compare the two.
 """
 
 from __future__ import annotations
@@ -27,8 +37,10 @@ import secrets
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
@@ -77,6 +89,57 @@ QR_PAYMENT_FIELDS = frozenset(
     | {"payment_detail"}
 )
 QRIS_MAX = 10_000_000
+
+# Create split rule (xenPlatform API reference): request, route and response fields.
+SPLIT_RULE_REQUEST_FIELDS = frozenset({"name", "description", "routes", "metadata"})
+SPLIT_ROUTE_FIELDS = frozenset(
+    {"flat_amount", "percent_amount", "currency", "destination_account_id", "reference_id"}
+)
+SPLIT_CURRENCIES = frozenset({"IDR", "PHP", "VND", "MYR", "THB", "SGD", "USD"})
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def split_rule_check(body: Any) -> None:
+    """A `POST /split_rules` body as the API reference documents it."""
+    if not isinstance(body, dict):
+        raise ContractError("CreateSplitRule: not an object")
+    documented_check("CreateSplitRule", SPLIT_RULE_REQUEST_FIELDS, body)
+    if not isinstance(body.get("name"), str) or not body["name"]:
+        raise ContractError("CreateSplitRule: name is required")
+    routes = body.get("routes")
+    if not isinstance(routes, list) or not routes:
+        raise ContractError("CreateSplitRule: routes is required")
+    for route in routes:
+        if not isinstance(route, dict):
+            raise ContractError("route: not an object")
+        documented_check("route", SPLIT_ROUTE_FIELDS, route)
+        flat, percent = route.get("flat_amount"), route.get("percent_amount")
+        if (flat is None) == (percent is None):
+            raise ContractError("route: exactly one of flat_amount and percent_amount")
+        if flat is not None and not _positive_number(flat):
+            raise ContractError("route: flat_amount must be a positive number")
+        if percent is not None and not (
+            _positive_number(percent)
+            and percent <= 100
+            and Decimal(str(percent)) == Decimal(str(percent)).quantize(Decimal("0.01"))
+        ):
+            raise ContractError("route: percent_amount is 0-100 with at most 2 decimals")
+        if route.get("currency") not in SPLIT_CURRENCIES:
+            raise ContractError("route: currency is an ISO 4217 code Xendit lists")
+        for name in ("destination_account_id", "reference_id"):
+            if not isinstance(route.get(name), str) or not 1 <= len(route[name]) <= 255:
+                raise ContractError(f"route: {name} is required")
+
+
+def route_amount(route: dict[str, Any], amount: int) -> int:
+    """What Xendit routes for one route of a payment of `amount` (half up, as documented)."""
+    if route.get("flat_amount") is not None:
+        return int(route["flat_amount"])
+    share = Decimal(amount) * Decimal(str(route["percent_amount"])) / 100
+    return int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def documented_check(name: str, fields: frozenset[str], data: dict[str, Any]) -> None:
@@ -146,8 +209,16 @@ class FakeXendit:
     callback_token: str = ""
     qr_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     qr_payments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    split_rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    split_rule_keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency
+    split_rule_posts: int = 0  # every POST /split_rules, replays included
+    moved: dict[str, dict[str, int]] = field(default_factory=dict)  # payment id -> reference
 
     def reset(self) -> None:
+        self.split_rules.clear()
+        self.split_rule_keys.clear()
+        self.split_rule_posts = 0
+        self.moved.clear()
         self.webhook_url = None
         self.qr_codes.clear()
         self.qr_payments.clear()
@@ -381,10 +452,63 @@ class FakeXendit:
             return _error(400, "API_VALIDATION_ERROR", str(error))
         return await self._created(request, body, self._create_qr)
 
+    # -- split rules ------------------------------------------------------------------------
+    async def create_split_rule(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "INVALID_API_KEY", "API key is invalid")
+        self.split_rule_posts += 1
+        body = await request.json()
+        try:
+            split_rule_check(body)
+        except ContractError as error:
+            return _error(400, "API_VALIDATION_ERROR", str(error))
+        references = [r["reference_id"] for r in body["routes"]]
+        if len(set(references)) != len(references):
+            return _error(400, "DUPLICATE_ERROR", "reference_id is not unique for the routes")
+        key = request.headers.get("idempotency-key")
+        if key and key in self.split_rule_keys:
+            return JSONResponse(self.split_rule_keys[key])
+        failed = await self._failure()
+        if failed is not None:
+            return failed
+        now = _iso(_now())
+        rule = {
+            "id": f"splitru_{uuid.uuid4()}",
+            "name": body["name"],
+            "description": body.get("description"),
+            "routes": body["routes"],
+            "created": now,
+            "updated": now,
+            "metadata": body.get("metadata") or {},
+        }
+        self.split_rules[rule["id"]] = rule
+        if key:
+            self.split_rule_keys[key] = rule
+        return JSONResponse(rule)
+
+    def _split_refused(self, request: Request, reference: str, amount: Any) -> Response | None:
+        """Check `with-split-rule` on a payment's creation; record what the rule moves."""
+        rule_id = request.headers.get("with-split-rule")
+        if rule_id is None:
+            return None
+        rule = self.split_rules.get(rule_id)
+        if rule is None:
+            return _error(404, "DATA_NOT_FOUND", f"split rule {rule_id} not found")
+        moved = {r["reference_id"]: route_amount(r, int(amount)) for r in rule["routes"]}
+        if sum(moved.values()) > int(amount):
+            return _error(400, "INVALID_AMOUNT", "split rule routes exceed the payment amount")
+        self.moved[reference] = moved
+        return None
+
     async def _created(self, request: Request, body: dict[str, Any], make: Any) -> Response:
         """Record the request and create, honouring an injected failure."""
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        refused = self._split_refused(
+            request, str(body.get("external_id") or body.get("reference_id")), body["amount"]
+        )
+        if refused is not None:
+            return refused
         failure = self.failures.pop(0) if self.failures else None
         if failure is None:
             return JSONResponse(make(body, request.headers.get("for-user-id")))
@@ -473,6 +597,7 @@ class FakeXendit:
                 Route("/_fake/invoices/{invoice_id}/{status}", self.control, methods=["POST"]),
                 Route("/_fake/qr_codes/{qr_id}/pay", self.control_qr, methods=["POST"]),
                 Route("/qr_codes", self.create_qr_code, methods=["POST"]),
+                Route("/split_rules", self.create_split_rule, methods=["POST"]),
                 Route("/qr_codes/{qr_id}", self.get_qr_code, methods=["GET"]),
                 Route("/qr_codes/{qr_id}/payments", self.list_qr_payments, methods=["GET"]),
                 Route("/v2/invoices", self.create_invoice, methods=["POST"]),

@@ -107,8 +107,10 @@ async def test_summary_by_day_for_operator_and_booth(
         "count": 2,
         "gross": 20_000,
         "platform_fees": 1_000,
+        "venue_shares": 0,
         "net": 19_000,
         "by_status": {"pending": 1, "processing": 0, "completed": 1, "failed": 0},
+        "by_method": {"invoice": {"count": 2, "gross": 20_000}, "qris": {"count": 0, "gross": 0}},
     }
     assert [d["day"] for d in mine["days"]] == [day]
     assert mine["days"][0]["count"] == 2

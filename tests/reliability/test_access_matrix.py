@@ -35,7 +35,7 @@ from tests.fakes.xendit_server import SECRET_KEY, RunningFake
 in_world = pytest.mark.asyncio(loop_scope="module")  # the module-scoped app's loop
 
 Who = Literal["public", "operator", "booth", "caller", "xendit", "signed"]
-Kind = Literal["customer", "printer", "photo", "payment", "activation", "session"]
+Kind = Literal["customer", "printer", "photo", "payment", "activation", "session", "venue"]
 CALLBACK_TOKEN = "matrix-callback-token"
 Body = dict[str, Any] | Callable[[], dict[str, Any]] | None
 NO_AUTH: dict[str, str] = {}
@@ -61,6 +61,12 @@ CUSTOMER = {"customer_id": "customer"}
 SESSION: dict[str, Kind] = {"session_id": "session"}
 PRINTER_BODY = {"name": "DNP", "type": "dye-sublimation", "connection_type": "usb"}
 CALLBACK = {"id": "inv_matrix", "external_id": "pay_unknown", "status": "PAID", "amount": 1000}
+VENUE: dict[str, Kind] = {"venue_id": "venue"}
+VENUE_BODY: dict[str, Any] = {
+    "name": "Kopi Kita",
+    "xendit_sub_account_id": "5f0f0f0f0f0f0f0f0f0f0f0e",
+    "share": {"basis_points": 1_000},
+}
 QR_CALLBACK = {
     "event": "qr.payment",
     "data": {"id": "qrpy_m", "qr_id": "qr_m", "reference_id": "pay_unknown", "status": "SUCCEEDED"},
@@ -129,6 +135,17 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/s/{share_code}"): Entry("public"),
     ("GET", "/s/{share_code}/download.zip"): Entry("public"),
     ("GET", "/s/{share_code}/photos/{photo_id}"): Entry("public"),
+    # Split rules, venues and reporting (issue #8 items 3 and 5).
+    ("GET", "/api/payments/export.csv"): Entry("caller"),
+    ("POST", "/api/venues"): Entry("operator", owned_body=CUSTOMER, body=lambda: dict(VENUE_BODY)),
+    ("GET", "/api/venues"): Entry("caller"),
+    ("GET", "/api/venues/{venue_id}"): Entry("caller", VENUE),
+    ("PUT", "/api/venues/{venue_id}/activations/{activation_id}"): Entry(
+        "operator", {**VENUE, "activation_id": "activation"}
+    ),
+    ("DELETE", "/api/venues/{venue_id}/activations/{activation_id}"): Entry(
+        "operator", {**VENUE, "activation_id": "activation"}
+    ),
 }
 
 
@@ -220,6 +237,11 @@ async def _customer_with_everything(http: httpx.AsyncClient) -> tuple[dict[Kind,
         "activation": await create("/api/licenses/activations", {"fingerprint": "device-0001"}),
     }
     ids["session"] = await create("/api/sessions", {"activation_id": ids["activation"]})
+    venue = await http.post(
+        "/api/venues", json={**VENUE_BODY, "customer_id": customer["id"]}, headers=ADMIN
+    )
+    assert venue.status_code == 201, venue.text
+    ids["venue"] = venue.json()["id"]
     return ids, str(customer["license_key"])
 
 

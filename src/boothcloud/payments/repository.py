@@ -24,7 +24,9 @@ COLUMNS = (
     "id, customer_id, xendit_payment_id, amount, platform_fee, status, paid_at, created_at, "
     "currency, description, payer_email, invoice_url, expires_at, failure_reason, paid_amount, "
     "payment_method, payment_channel, flagged, review_reason, updated_at, session_id, method, "
-    "qr_string"
+    "qr_string, venue_id, venue_amount, split_rule_id, "
+    "(SELECT r.xendit_split_rule_id FROM xendit_split_rules r "
+    "WHERE r.id = payments.split_rule_id) AS xendit_split_rule_id"
 )
 OPEN = "('pending', 'processing')"  # states an invoice can still leave
 
@@ -33,6 +35,16 @@ async def get_customer(db: Database, customer_id: str) -> Row | None:
     return await db.fetch_one(
         "SELECT id, license_type, xendit_sub_account_id FROM customers WHERE id = ?",
         (customer_id,),
+    )
+
+
+async def venue_of_session(db: Database, session_id: str, customer_id: str) -> Row | None:
+    """The venue the session's device is placed at (the customer's own session only)."""
+    return await db.fetch_one(
+        "SELECT v.id, v.xendit_sub_account_id, v.share_basis_points, v.share_amount "
+        "FROM sessions s JOIN license_activations a ON a.id = s.activation_id "
+        "JOIN venues v ON v.id = a.venue_id WHERE s.id = ? AND s.customer_id = ?",
+        (session_id, customer_id),
     )
 
 
@@ -232,14 +244,81 @@ async def page(db: Database, filters: Filters, cursor: str | None, limit: int) -
 
 
 async def summary_rows(db: Database, filters: Filters) -> list[Row]:
-    """Per UTC day and status: count, amounts and fees."""
+    """Per UTC day, status and method: count, amounts and the split parts."""
     where, params = filters.where()
     sql = " WHERE " + " AND ".join(where) if where else ""
     return await db.fetch_all(
-        "SELECT date(created_at) AS day, status, COUNT(*) AS count, "
-        "COALESCE(SUM(amount), 0) AS gross, COALESCE(SUM(platform_fee), 0) AS fees "
-        f"FROM payments{sql} GROUP BY day, status ORDER BY day",
+        "SELECT date(created_at) AS day, status, method, COUNT(*) AS count, "
+        "COALESCE(SUM(amount), 0) AS gross, COALESCE(SUM(platform_fee), 0) AS fees, "
+        "COALESCE(SUM(venue_amount), 0) AS venue "
+        f"FROM payments{sql} GROUP BY day, status, method ORDER BY day",
         params,
+    )
+
+
+# -- split rules ---------------------------------------------------------------------------
+
+
+async def record_split_rule(
+    db: Database, rule_id: str, rule_hash: str, scope: str, routes: str
+) -> Row:
+    """The stored rule for these routes: inserted when new (numbered after the scope's
+    last one, in the same statement), the existing row when another request was first.
+    The UNIQUE rule_hash makes concurrent recorders agree on one row."""
+    results = await db.batch(
+        [
+            Statement(
+                "INSERT INTO xendit_split_rules (id, rule_hash, scope, version, routes) "
+                "SELECT ?, ?, ?, COALESCE(MAX(version), 0) + 1, ? FROM xendit_split_rules "
+                "WHERE scope = ? ON CONFLICT (rule_hash) DO NOTHING",
+                (rule_id, rule_hash, scope, routes, scope),
+            ),
+            Statement(
+                "SELECT id, rule_hash, scope, version, routes, xendit_split_rule_id "
+                "FROM xendit_split_rules WHERE rule_hash = ?",
+                (rule_hash,),
+            ),
+        ]
+    )
+    row = results[1].first()
+    assert row is not None  # inserted, or there already
+    return row
+
+
+async def get_split_rule(db: Database, rule_id: str) -> Row | None:
+    return await db.fetch_one(
+        "SELECT id, rule_hash, scope, version, routes, xendit_split_rule_id "
+        "FROM xendit_split_rules WHERE id = ?",
+        (rule_id,),
+    )
+
+
+async def claim_split_rule(db: Database, rule_id: str, now: str, stale_before: str) -> bool:
+    """Lease the creation of a rule at Xendit to one request: ONE conditional UPDATE (D1
+    has no transaction to hold), so of concurrent creators exactly one wins; a lease older
+    than `stale_before` belongs to a request that died and may be taken over."""
+    result = await db.execute(
+        "UPDATE xendit_split_rules SET claimed_at = ? WHERE id = ? "
+        "AND xendit_split_rule_id IS NULL AND (claimed_at IS NULL OR claimed_at <= ?)",
+        (now, rule_id, stale_before),
+    )
+    return result.changes == 1
+
+
+async def release_split_rule(db: Database, rule_id: str, claimed_at: str) -> None:
+    """Give up a lease whose Xendit call failed, so the next payment retries at once."""
+    await db.execute(
+        "UPDATE xendit_split_rules SET claimed_at = NULL "
+        "WHERE id = ? AND claimed_at = ? AND xendit_split_rule_id IS NULL",
+        (rule_id, claimed_at),
+    )
+
+
+async def store_split_rule_id(db: Database, rule_id: str, xendit_id: str) -> None:
+    await db.execute(
+        "UPDATE xendit_split_rules SET xendit_split_rule_id = ? "
+        "WHERE id = ? AND xendit_split_rule_id IS NULL",
+        (xendit_id, rule_id),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from boothcloud.auth import CallerDep
 from boothcloud.deps import DbDep, SettingsDep
@@ -14,7 +14,7 @@ from boothcloud.http import respond
 from boothcloud.licenses.keys import secrets_equal
 from boothcloud.openapi import json_body, problems
 from boothcloud.pagination import CursorQuery, LimitQuery
-from boothcloud.payments import events, service, summary
+from boothcloud.payments import events, export, service, summary
 from boothcloud.payments.schemas import (
     InvoiceCallback,
     Payment,
@@ -114,6 +114,37 @@ async def payment_summary(
         await summary.summarize(
             db, caller, customer_id=customer_id, created_from=created_from, created_to=created_to
         )
+    )
+
+
+@router.get(
+    "/export.csv",
+    summary="Payments of a date range as CSV (the list's rows and scope), streamed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}, **problems(401, 403, 422)},
+)
+async def export_payments(
+    db: DbDep,
+    caller: CallerDep,
+    status: PaymentStatus | None = None,
+    customer_id: CustomerQuery = None,
+    created_from: FromQuery = None,
+    created_to: ToQuery = None,
+) -> StreamingResponse:
+    chosen = export.filters(
+        caller,
+        customer_id=customer_id,
+        status=status,
+        created_from=created_from,
+        created_to=created_to,
+    )
+    return StreamingResponse(
+        export.rows(db, chosen),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="payments.csv"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

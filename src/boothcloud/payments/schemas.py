@@ -55,8 +55,14 @@ class Payment(BaseModel):
     id: str
     customer_id: str
     amount: int
-    platform_fee: int
-    net_amount: int = Field(description="`amount - platform_fee`: what the customer keeps.")
+    platform_fee: int = Field(description="The platform's part (whole rupiah).")
+    venue_amount: int = Field(
+        default=0, description="The venue's part: its share, routed to its sub-account."
+    )
+    net_amount: int = Field(
+        description="The owner's part, what the customer keeps: "
+        "`amount - platform_fee - venue_amount`."
+    )
     currency: str
     status: PaymentStatus
     description: str | None
@@ -78,6 +84,14 @@ class Payment(BaseModel):
     flagged: bool = Field(description="Needs the operator's review (see `review_reason`).")
     review_reason: str | None
     session_id: str | None = None
+    venue_id: str | None = Field(
+        default=None, description="The venue whose share this payment carries, if any."
+    )
+    xendit_split_rule_id: str | None = Field(
+        default=None,
+        description="The xenPlatform split rule (`splitru_...`) sent in `with-split-rule`; "
+        "null: no split rule (the customer has no sub-account, or none is configured).",
+    )
     created_at: Timestamp
     updated_at: Timestamp | None
 
@@ -169,12 +183,26 @@ class StatusCounts(BaseModel):
     failed: int = 0
 
 
+class MethodFigures(BaseModel):
+    count: int = Field(default=0, description="Payments created with this method, any status.")
+    gross: int = Field(default=0, description="Sum of completed amounts.")
+
+
+class MethodBreakdown(BaseModel):
+    invoice: MethodFigures = Field(default_factory=MethodFigures)
+    qris: MethodFigures = Field(default_factory=MethodFigures)
+
+
 class SummaryFigures(BaseModel):
     count: int = Field(description="Payments created, any status.")
     gross: int = Field(description="Sum of completed amounts.")
-    platform_fees: int = Field(description="Sum of completed platform fees.")
-    net: int = Field(description="gross - platform_fees: what customers keep.")
+    platform_fees: int = Field(description="Sum of completed platform parts.")
+    venue_shares: int = Field(default=0, description="Sum of completed venue parts.")
+    net: int = Field(
+        description="Sum of completed owner parts: gross - platform_fees - venue_shares."
+    )
     by_status: StatusCounts
+    by_method: MethodBreakdown = Field(default_factory=MethodBreakdown)
 
 
 class SummaryDay(SummaryFigures):

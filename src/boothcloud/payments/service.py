@@ -31,9 +31,9 @@ from boothcloud.errors import (
 )
 from boothcloud.ids import new_id
 from boothcloud.pagination import page_of
-from boothcloud.payments import repository
-from boothcloud.payments.fees import platform_fee
+from boothcloud.payments import repository, split_rules
 from boothcloud.payments.schemas import Payment, PaymentCreate, PaymentPage
+from boothcloud.payments.split import Split, VenueShare, split
 from boothcloud.payments.xendit import XenditClient, XenditError
 from boothcloud.sessions import qr
 from boothcloud.sessions.service import check_session
@@ -65,7 +65,7 @@ def to_model(row: Row) -> Payment:
     return Payment.model_validate(
         {
             **row,
-            "net_amount": int(row["amount"]) - int(row["platform_fee"]),
+            "net_amount": int(row["amount"]) - int(row["platform_fee"]) - int(row["venue_amount"]),
             "flagged": bool(row["flagged"]),
         }
     )
@@ -135,7 +135,9 @@ def invoice_payload(settings: Settings, row: Row, sub_account: str | None) -> di
         payload["success_redirect_url"] = settings.success_redirect_url
     if settings.failure_redirect_url:
         payload["failure_redirect_url"] = settings.failure_redirect_url
-    if sub_account and row["platform_fee"] > 0:
+    if sub_account and row["platform_fee"] > 0 and row["split_rule_id"] is None:
+        # Without a split rule (no platform account configured) the fee stays what it
+        # was before xenPlatform split rules: an invoice fee (docs/payments.md).
         payload["fees"] = [{"type": XENDIT_FEE_TYPE, "value": row["platform_fee"]}]
     return payload
 
@@ -250,15 +252,17 @@ async def create(
         raise invalid("Idempotency-Key", "1-255 printable ASCII characters")
     customer = await _resolve_customer(db, caller, body)
     _check_amount(settings, body.amount, body.method)
-    tier = cast(Tier, customer["license_type"])
-    policy = settings.fee_policy.get(tier) or settings.fee_policy["starter"]
+    parts, venue_id, rule_id = await _split(db, settings, customer, body)
     moment = utcnow()
     now = to_db(moment)
     row: Row = {
         "id": new_id("pay"),
         "customer_id": customer["id"],
         "amount": body.amount,
-        "platform_fee": platform_fee(body.amount, policy),
+        "platform_fee": parts.platform,
+        "venue_id": venue_id,
+        "venue_amount": parts.venue,
+        "split_rule_id": rule_id,
         "status": "pending",
         "description": body.description,
         "payer_email": body.payer_email,
@@ -280,6 +284,33 @@ async def create(
             await check_session(db, body.session_id, str(customer["id"]))
             return await _replay(db, settings, client, customer, idempotency_key, request_hash, now)
     return await _create_invoice(db, settings, client, row, customer, idempotency_key)
+
+
+async def _split(
+    db: Database, settings: Settings, customer: Row, body: PaymentCreate
+) -> tuple[Split, str | None, str | None]:
+    """The payment's parts and (recorded, not yet created at Xendit) split rule. A split
+    rule needs both the customer's sub-account and the platform's account; the venue is
+    the one the session's device is placed at. Returns the split, the venue, the rule."""
+    tier = cast(Tier, customer["license_type"])
+    policy = settings.fee_policy.get(tier) or settings.fee_policy["starter"]
+    platform_account = settings.xendit_platform_account_id
+    if not customer["xendit_sub_account_id"] or not platform_account:
+        return split(body.amount, policy), None, None
+    venue = None
+    if body.session_id is not None:
+        found = await repository.venue_of_session(db, body.session_id, str(customer["id"]))
+        if found is not None:
+            venue = VenueShare(
+                venue_id=str(found["id"]),
+                account_id=str(found["xendit_sub_account_id"]),
+                basis_points=found["share_basis_points"],
+                amount=found["share_amount"],
+            )
+    parts = split(body.amount, policy, venue, platform_account)
+    scope = tier if venue is None else f"{tier}@{venue.venue_id}"
+    rule_id = await split_rules.record(db, parts, scope)
+    return parts, venue.venue_id if venue and parts.venue else None, rule_id
 
 
 async def _create_invoice(
@@ -305,9 +336,10 @@ async def _create_invoice(
         "review_reason": None,
         "currency": "IDR",
         "qr_string": None,
+        "xendit_split_rule_id": None,
     }
     try:
-        created = await _ask_xendit(settings, client, row, sub_account)
+        created = await _ask_xendit(db, settings, client, row, sub_account)
     except XenditError as error:
         reason = f"xendit {error.cause}: {error.detail}"[:500]
         log.warning("payment %s: %s creation failed: %s", row["id"], row["method"], reason)
@@ -332,22 +364,31 @@ _WHAT = {"invoice": "invoice", "qris": "QR code"}
 
 
 async def _ask_xendit(
-    settings: Settings, client: XenditClient, row: Row, sub_account: str | None
+    db: Database, settings: Settings, client: XenditClient, row: Row, sub_account: str | None
 ) -> dict[str, Any]:
-    """Create the invoice or QR code; the columns it fills in on the payment."""
+    """Create the invoice or QR code (its split rule first, if it has one and Xendit has
+    not made it yet); the columns it fills in on the payment."""
+    rule = None
+    if row["split_rule_id"] is not None:
+        rule = await split_rules.xendit_id(
+            db, client, str(row["split_rule_id"]), in_flight_seconds(settings)
+        )
     if row["method"] == "qris":
-        qr = await client.create_qr_code(qr_payload(settings, row), sub_account)
+        qr = await client.create_qr_code(qr_payload(settings, row), sub_account, rule)
         if qr.reference_id != row["id"]:
             raise XenditError("bad_response", "QR code reference_id is not our payment id")
         return {
+            "xendit_split_rule_id": rule,
             "xendit_payment_id": qr.id,
             "qr_string": qr.qr_string,
             "expires_at": _expiry(qr.expires_at, settings, row["created_at"]),
         }
-    invoice = await client.create_invoice(invoice_payload(settings, row, sub_account), sub_account)
+    payload = invoice_payload(settings, row, sub_account)
+    invoice = await client.create_invoice(payload, sub_account, rule)
     if invoice.external_id != row["id"]:
         raise XenditError("bad_response", "invoice external_id is not our payment id")
     return {
+        "xendit_split_rule_id": rule,
         "xendit_payment_id": invoice.id,
         "invoice_url": invoice.invoice_url,
         "expires_at": _expiry(invoice.expiry_date, settings, row["created_at"]),

@@ -1,4 +1,5 @@
-"""Daily payment figures: count by status, and money (gross, platform fees, net).
+"""Daily payment figures: count by status and method, and money (gross, and its parts:
+platform fees, venue shares, net for the owner).
 
 Money counts only `completed` payments (money that actually arrived); `count` and
 `by_status` count every payment created that UTC day. The range defaults to the 30 whole
@@ -14,7 +15,14 @@ from boothcloud.auth import Caller
 from boothcloud.db.base import Database, Row
 from boothcloud.errors import invalid
 from boothcloud.payments import repository
-from boothcloud.payments.schemas import PaymentSummary, StatusCounts, SummaryDay, SummaryFigures
+from boothcloud.payments.schemas import (
+    MethodBreakdown,
+    MethodFigures,
+    PaymentSummary,
+    StatusCounts,
+    SummaryDay,
+    SummaryFigures,
+)
 from boothcloud.timeutil import to_db, utcnow
 
 DEFAULT_DAYS = 30
@@ -23,17 +31,45 @@ MAX_DAYS = 366
 
 def _figures(rows: list[Row]) -> SummaryFigures:
     counts = StatusCounts()
-    gross = fees = 0
+    methods = MethodBreakdown()
+    gross = fees = venue = 0
     for row in rows:
         if row["status"] in StatusCounts.model_fields:
             setattr(counts, row["status"], getattr(counts, row["status"]) + int(row["count"]))
+        method: MethodFigures | None = getattr(methods, str(row["method"]), None)
+        if method is not None:
+            method.count += int(row["count"])
         if row["status"] == "completed":
             gross += int(row["gross"])
             fees += int(row["fees"])
+            venue += int(row["venue"])
+            if method is not None:
+                method.gross += int(row["gross"])
     total = sum(int(r["count"]) for r in rows)
     return SummaryFigures(
-        count=total, gross=gross, platform_fees=fees, net=gross - fees, by_status=counts
+        count=total,
+        gross=gross,
+        platform_fees=fees,
+        venue_shares=venue,
+        net=gross - fees - venue,
+        by_status=counts,
+        by_method=methods,
     )
+
+
+def report_range(
+    created_from: datetime | None, created_to: datetime | None
+) -> tuple[datetime, datetime]:
+    """A report's range (the summary's and the CSV export's): by default the
+    `DEFAULT_DAYS` whole UTC days up to today, at most `MAX_DAYS`."""
+    tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), time(), tzinfo=UTC)
+    end = created_to or tomorrow  # default: whole UTC days, today included
+    start = created_from or end - timedelta(days=DEFAULT_DAYS)
+    if start >= end:
+        raise invalid("created_to", "must be after created_from")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise invalid("created_from", f"the range may span at most {MAX_DAYS} days")
+    return start, end
 
 
 async def summarize(
@@ -44,13 +80,7 @@ async def summarize(
     created_from: datetime | None,
     created_to: datetime | None,
 ) -> PaymentSummary:
-    tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), time(), tzinfo=UTC)
-    end = created_to or tomorrow  # default: whole UTC days, today included
-    start = created_from or end - timedelta(days=DEFAULT_DAYS)
-    if start >= end:
-        raise invalid("created_to", "must be after created_from")
-    if end - start > timedelta(days=MAX_DAYS):
-        raise invalid("created_from", f"the range may span at most {MAX_DAYS} days")
+    start, end = report_range(created_from, created_to)
     scope = caller.scope(customer_id)
     filters = repository.Filters(
         customer_id=scope, created_from=to_db(start), created_to=to_db(end)

@@ -1,5 +1,6 @@
-"""A small async client for Xendit's Invoice API (`/v2/invoices`) and QR Codes API
-(`/qr_codes`, version `2022-07-31`, for dynamic QRIS).
+"""A small async client for Xendit's Invoice API (`/v2/invoices`), QR Codes API
+(`/qr_codes`, version `2022-07-31`, for dynamic QRIS) and xenPlatform split rules
+(`POST /split_rules`; a payment names its rule in the `with-split-rule` header).
 
 Why not the official SDK at runtime: it is synchronous (it would block the event loop)
 and pulls in urllib3. This client speaks the same documented wire format with httpx,
@@ -101,6 +102,23 @@ class QrCode:
             raise XenditError("bad_response", f"QR code lacks a field: {error}") from error
 
 
+@dataclass(frozen=True, slots=True)
+class SplitRule:
+    """The parts of a created split rule used here: its id (`splitru_...`)."""
+
+    id: str
+    routes: list[dict[str, Any]]
+
+    @classmethod
+    def from_json(cls, data: Any) -> SplitRule:
+        if not isinstance(data, dict):
+            raise XenditError("bad_response", "split rule is not a JSON object")
+        routes = data.get("routes")
+        if not isinstance(data.get("id"), str) or not isinstance(routes, list):
+            raise XenditError("bad_response", "split rule lacks `id` or `routes`")
+        return cls(id=data["id"], routes=routes)
+
+
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -134,12 +152,18 @@ class XenditClient:
         json: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         api_version: str | None = None,
+        split_rule: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Any:
         headers = {"Accept": "application/json"}
         if api_version:
             headers["api-version"] = api_version
         if for_user_id:
             headers["for-user-id"] = for_user_id
+        if split_rule:
+            headers["with-split-rule"] = split_rule
+        if idempotency_key:
+            headers["idempotency-key"] = idempotency_key
         try:
             async with httpx.AsyncClient(
                 base_url=self.base_url, auth=self._auth, timeout=self._timeout
@@ -161,9 +185,21 @@ class XenditClient:
         except ValueError as error:
             raise XenditError("bad_response", "Xendit answered with invalid JSON") from error
 
-    async def create_invoice(self, payload: dict[str, Any], for_user_id: str | None) -> Invoice:
-        data = await self._request("POST", "/v2/invoices", json=payload, for_user_id=for_user_id)
+    async def create_invoice(
+        self, payload: dict[str, Any], for_user_id: str | None, split_rule: str | None = None
+    ) -> Invoice:
+        data = await self._request(
+            "POST", "/v2/invoices", json=payload, for_user_id=for_user_id, split_rule=split_rule
+        )
         return Invoice.from_json(data)
+
+    async def create_split_rule(self, payload: dict[str, Any], idempotency_key: str) -> SplitRule:
+        """`POST /split_rules` on the master account (no `for-user-id`): rules belong to
+        the platform and are named by any sub-account's payment."""
+        data = await self._request(
+            "POST", "/split_rules", json=payload, for_user_id=None, idempotency_key=idempotency_key
+        )
+        return SplitRule.from_json(data)
 
     async def get_invoice(self, invoice_id: str, for_user_id: str | None) -> Invoice:
         data = await self._request("GET", f"/v2/invoices/{invoice_id}", for_user_id=for_user_id)
@@ -178,9 +214,16 @@ class XenditClient:
             raise XenditError("bad_response", "invoice list is not a JSON array")
         return [Invoice.from_json(item) for item in data]
 
-    async def create_qr_code(self, payload: dict[str, Any], for_user_id: str | None) -> QrCode:
+    async def create_qr_code(
+        self, payload: dict[str, Any], for_user_id: str | None, split_rule: str | None = None
+    ) -> QrCode:
         data = await self._request(
-            "POST", "/qr_codes", json=payload, for_user_id=for_user_id, api_version=QR_API_VERSION
+            "POST",
+            "/qr_codes",
+            json=payload,
+            for_user_id=for_user_id,
+            api_version=QR_API_VERSION,
+            split_rule=split_rule,
         )
         return QrCode.from_json(data)
 
