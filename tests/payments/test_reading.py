@@ -108,6 +108,8 @@ async def test_summary_by_day_for_operator_and_booth(
         "gross": 20_000,
         "platform_fees": 1_000,
         "net": 19_000,
+        "refunded": 0,
+        "refunds": 0,
         "by_status": {"pending": 1, "processing": 0, "completed": 1, "failed": 0},
     }
     assert [d["day"] for d in mine["days"]] == [day]

@@ -65,6 +65,10 @@ QR_CALLBACK = {
     "event": "qr.payment",
     "data": {"id": "qrpy_m", "qr_id": "qr_m", "reference_id": "pay_unknown", "status": "SUCCEEDED"},
 }
+REFUND_CALLBACK = {
+    "event": "refund.succeeded",
+    "data": {"id": "rfd-matrix", "reference_id": "rfd_unknown", "status": "SUCCEEDED"},
+}
 
 MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/openapi.json"): Entry("public"),
@@ -129,6 +133,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/s/{share_code}"): Entry("public"),
     ("GET", "/s/{share_code}/download.zip"): Entry("public"),
     ("GET", "/s/{share_code}/photos/{photo_id}"): Entry("public"),
+    # Refunds (issue #8): the operator refunds; a booth may read its own payment's refunds.
+    ("POST", "/api/payments/{payment_id}/refunds"): Entry(
+        "operator", {"payment_id": "payment"}, body={"amount": 1_000}
+    ),
+    ("GET", "/api/payments/{payment_id}/refunds"): Entry("caller", {"payment_id": "payment"}),
+    ("POST", "/api/webhooks/xendit/refund"): Entry("xendit", body=REFUND_CALLBACK),
 }
 
 

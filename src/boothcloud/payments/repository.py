@@ -14,6 +14,7 @@ from boothcloud.db.base import Database, Result, Row, Statement
 from boothcloud.errors import Conflict, register_constraint
 from boothcloud.ids import new_id
 from boothcloud.pagination import keyset
+from boothcloud.refunds.repository import REFUNDED_OF_PAYMENTS
 from boothcloud.sessions import repository as sessions
 
 register_constraint(
@@ -24,7 +25,7 @@ COLUMNS = (
     "id, customer_id, xendit_payment_id, amount, platform_fee, status, paid_at, created_at, "
     "currency, description, payer_email, invoice_url, expires_at, failure_reason, paid_amount, "
     "payment_method, payment_channel, flagged, review_reason, updated_at, session_id, method, "
-    "qr_string"
+    f"qr_string, {REFUNDED_OF_PAYMENTS}"
 )
 OPEN = "('pending', 'processing')"  # states an invoice can still leave
 

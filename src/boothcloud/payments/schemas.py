@@ -78,6 +78,11 @@ class Payment(BaseModel):
     flagged: bool = Field(description="Needs the operator's review (see `review_reason`).")
     review_reason: str | None
     session_id: str | None = None
+    refunded_amount: int = Field(
+        default=0,
+        description="Rupiah refunded or being refunded (pending and succeeded refunds; "
+        "`GET .../refunds` says which). The status stays `completed`.",
+    )
     created_at: Timestamp
     updated_at: Timestamp | None
 
@@ -174,6 +179,10 @@ class SummaryFigures(BaseModel):
     gross: int = Field(description="Sum of completed amounts.")
     platform_fees: int = Field(description="Sum of completed platform fees.")
     net: int = Field(description="gross - platform_fees: what customers keep.")
+    refunded: int = Field(
+        default=0, description="Sum of refunds that succeeded, by the UTC day they were made."
+    )
+    refunds: int = Field(default=0, description="How many refunds succeeded.")
     by_status: StatusCounts
 
 
