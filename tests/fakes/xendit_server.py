@@ -431,7 +431,7 @@ class FakeXendit:
         data.update(overrides)
         sdk_check(RefundCallbackData, data)
         return {
-            "event": f"refund.{str(refund['status']).lower()}",
+            "event": f"refund.{str(data['status']).lower()}",
             "business_id": USER_ID,
             "created": _iso(_now()),
             "data": data,
