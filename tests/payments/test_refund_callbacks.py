@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from boothcloud.deps import Services
+from boothcloud.refunds import repository
+from boothcloud.timeutil import now_db
 from tests.fakes.xendit_server import FakeXendit
 from tests.payments.conftest import CALLBACK_TOKEN, get_payment
 from tests.payments.refund_helpers import (
@@ -50,15 +52,31 @@ async def test_reordered_callbacks_never_go_backwards(
 
 
 async def test_callback_matched_by_reference_id_before_our_answer_is_stored(
-    client: httpx.AsyncClient, booth: dict[str, str], xendit: FakeXendit
+    client: httpx.AsyncClient, services: Services, booth: dict[str, str], xendit: FakeXendit
 ) -> None:
-    """Xendit may call back before we stored its answer: reference_id (our id) finds it."""
+    """Xendit may call back before we stored its answer: reference_id (our id) finds it,
+    and the answer stored after it keeps the callback's word."""
     payment, made = await _refunded(client, booth, xendit)
+    await services.db.execute(  # as if our request were still waiting for Xendit's answer
+        "UPDATE refunds SET xendit_refund_id = NULL WHERE id = ?", (made["id"],)
+    )
     answer = await xendit.deliver_refund(
         client, made["xendit_refund_id"], CALLBACK_TOKEN, status="SUCCEEDED"
     )
     assert answer.json()["outcome"] == "applied"
-    assert (await refunds_of(client, payment["id"]))[0]["status"] == "succeeded"
+    [shown] = await refunds_of(client, payment["id"])
+    assert (shown["status"], shown["xendit_refund_id"]) == ("succeeded", made["xendit_refund_id"])
+    stored = await repository.finish(
+        services.db,
+        made["id"],
+        xendit_refund_id=made["xendit_refund_id"],
+        status="pending",  # Xendit's HTTP answer, older than its callback
+        failure_code=None,
+        now=now_db(),
+        response=None,
+    )
+    assert stored is not None
+    assert stored["status"] == "succeeded"
 
 
 async def test_amount_mismatch_is_not_applied(
