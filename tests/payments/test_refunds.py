@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from boothcloud.deps import Services
 from boothcloud.ids import new_id
+from boothcloud.payments.service import in_flight_seconds
 from boothcloud.payments.xendit import XenditClient
-from boothcloud.refunds import guarantee, repository
+from boothcloud.refunds import guarantee, repository, service
+from boothcloud.refunds.schemas import RefundCreate
 from boothcloud.settings import Settings
-from boothcloud.timeutil import now_db
+from boothcloud.timeutil import now_db, to_db, utcnow
 from tests.conftest import ADMIN, create_customer, license_auth
 from tests.fakes.xendit_server import FakeXendit
 from tests.payments.conftest import CLIENT_TIMEOUT, create_payment, get_payment
@@ -26,6 +29,23 @@ from tests.payments.refund_helpers import (
     refund,
     refunds_of,
 )
+
+
+def _stored(payment_id: str, amount: int, **fields: Any) -> dict[str, Any]:
+    """A refund row as a request stores it before asking Xendit (`repository.insert`)."""
+    now = now_db()
+    return {
+        "id": new_id("rfd"),
+        "payment_id": payment_id,
+        "amount": amount,
+        "reason": "OTHERS",
+        "note": None,
+        "claimed_at": now,
+        "idempotency_key": None,
+        "request_hash": None,
+        "created_at": now,
+        **fields,
+    }
 
 
 async def test_full_refund_of_an_invoice_payment(
@@ -210,24 +230,9 @@ async def test_the_refund_rule_is_one_statement(
     """The rest is checked by the INSERT itself, not by the service's read before it: two
     inserts that each fit the rest alone cannot both land."""
     payment = await paid_invoice(client, booth, xendit)
-
-    def values(amount: int) -> dict[str, Any]:
-        now = now_db()
-        return {
-            "id": new_id("rfd"),
-            "payment_id": payment["id"],
-            "amount": amount,
-            "reason": "OTHERS",
-            "note": None,
-            "claimed_at": now,
-            "idempotency_key": None,
-            "request_hash": None,
-            "created_at": now,
-        }
-
     first, second = await asyncio.gather(
-        repository.insert(services.db, values(20_000)),
-        repository.insert(services.db, values(20_000)),
+        repository.insert(services.db, _stored(payment["id"], 20_000)),
+        repository.insert(services.db, _stored(payment["id"], 20_000)),
     )
     assert sorted([first, second]) == [False, True]
     assert await repository.remaining(services.db, payment["id"]) == 5_000
@@ -246,3 +251,41 @@ async def test_a_booth_reads_only_its_own_refunds(
         f"/api/payments/{payment['id']}/refunds", json={"amount": 1_000}, headers=booth
     )
     assert as_booth.status_code == 403
+
+
+async def test_a_request_that_died_mid_way_is_resumed_by_its_retry(
+    client: httpx.AsyncClient,
+    services: Services,
+    settings: Settings,
+    booth: dict[str, str],
+    xendit: FakeXendit,
+) -> None:
+    """A request stored its refund and died before asking Xendit (a crash): while its
+    lease is young a retry is told to wait; once stale, the retry sends it, once."""
+    payment = await paid_invoice(client, booth, xendit)
+    body = RefundCreate(amount=3_000)
+    values = _stored(
+        payment["id"],
+        3_000,
+        reason=body.reason,
+        idempotency_key="k-crash",
+        request_hash=service.request_hash_of(body),
+    )
+    assert await repository.insert(services.db, values)
+    busy = await refund(client, payment["id"], key="k-crash", amount=3_000, expect=409)
+    assert busy["code"] == "IDEMPOTENCY_KEY_IN_USE"
+    assert not xendit.refunds
+    stale = to_db(utcnow() - timedelta(seconds=in_flight_seconds(settings) + 1))
+    await services.db.execute(
+        "UPDATE refunds SET claimed_at = ? WHERE id = ?", (stale, values["id"])
+    )
+    resumed = await refund(client, payment["id"], key="k-crash", amount=3_000)
+    assert resumed["id"] == values["id"]
+    [at_xendit] = xendit.refunds.values()
+    assert (resumed["xendit_refund_id"], at_xendit["reference_id"]) == (
+        at_xendit["id"],
+        values["id"],
+    )
+    again = await refund(client, payment["id"], key="k-crash", amount=3_000)
+    assert again == resumed
+    assert len(xendit.refunds) == 1

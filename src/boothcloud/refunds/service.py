@@ -48,7 +48,7 @@ async def list_for_payment(db: Database, caller: Caller, payment_id: str) -> Ref
     return RefundList(items=[to_model(r) for r in await repository.of_payment(db, payment_id)])
 
 
-def _request_hash(body: RefundCreate) -> str:
+def request_hash_of(body: RefundCreate) -> str:
     canonical = body.model_dump(mode="json")
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -81,7 +81,7 @@ async def create(
     if key is not None and not KEY_PATTERN.match(key):
         raise invalid("Idempotency-Key", "1-255 printable ASCII characters")
     payment = await _payment(db, caller, payment_id)
-    request_hash = _request_hash(body)
+    request_hash = request_hash_of(body)
     if key is not None and (found := await repository.by_key(db, payment_id, key)) is not None:
         return await _replay(db, settings, client, found, request_hash)
     if payment["status"] != "completed":
