@@ -710,7 +710,8 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(
-        description="A local fake of Xendit's Invoice and QR Codes APIs (QR: webhook + /qr)."
+        description="A local fake of Xendit's Invoice, QR Codes and refund APIs "
+        "(callbacks: QR to webhook + /qr, refunds to webhook + /refund)."
     )
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--webhook", default="http://127.0.0.1:8000/api/webhooks/xendit")
