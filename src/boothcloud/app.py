@@ -26,6 +26,8 @@ from boothcloud.payments.routes import router as payments_router
 from boothcloud.payments.routes import webhook_router
 from boothcloud.photos.routes import router as photos_router
 from boothcloud.printers.routes import router as printers_router
+from boothcloud.refunds.routes import router as refunds_router
+from boothcloud.refunds.routes import webhook_router as refund_webhook_router
 from boothcloud.sessions.gallery import install_gallery_pages
 from boothcloud.sessions.gallery import router as gallery_router
 from boothcloud.sessions.routes import branding_router
@@ -59,10 +61,12 @@ ROUTERS: tuple[APIRouter, ...] = (
     printers_router,
     payments_router,
     venues_router,
+    refunds_router,
     sessions_router,
     branding_router,
     gallery_router,
     webhook_router,
+    refund_webhook_router,
     objects_router,
     backups_router,
     health_router,

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     reconcile_interval_seconds: int = Field(default=300, ge=0)  # 0: off
     reconcile_after_seconds: int = Field(default=600, ge=0)
+    # Paid-but-not-printed guarantee: a paid session whose prints all failed, none
+    # reprinted for this long, is refunded automatically (0: off). docs/payments.md.
+    auto_refund_after_seconds: int = Field(default=900, ge=0)
 
     # --- objects --------------------------------------------------------------------------
     storage_backend: Literal["local", "s3"] = "local"

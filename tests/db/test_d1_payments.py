@@ -16,9 +16,12 @@ from tests.db.test_d1_app import _route_tests, app_bridge, drop_everything
 from tests.fakes.xendit_server import FakeXendit
 from tests.payments import (
     test_create,
+    test_guarantee,
     test_idempotency,
     test_reading,
     test_reconcile,
+    test_refund_callbacks,
+    test_refunds,
     test_sessions,
     test_webhook,
 )
@@ -46,6 +49,9 @@ for _module in (
     test_idempotency,
     test_reading,
     test_reconcile,
+    test_refunds,
+    test_refund_callbacks,
+    test_guarantee,
     test_sessions,
     test_webhook,
 ):

@@ -26,6 +26,17 @@ the API's documented 404 for an object referenced that does not exist (`DATA_NOT
 For every payment created with a rule, `moved` records what Xendit would route, computed
 as that page documents (percent routes "rounded off to the nearest monetary unit": half
 up), independently of boothcloud's arithmetic, so tests can compare the two.
+
+Refunds: `POST /refunds` (an invoice's payment, by `invoice_id`) is checked against the
+SDK's `refund.CreateRefund`, its answer against `refund.Refund` plus the fields Xendit's
+API reference adds (`status`, `invoice_id`, ...), and the `refund.succeeded` /
+`refund.failed` callback's `data` against `refund.RefundCallbackData`. A QRIS payment's
+refund, `POST /qr_codes/payments/{qrpy_id}/refunds` (api-version `2022-07-31`), has no SDK
+model: its body is checked against what Xendit's help centre documents (`amount`,
+`reason`), and its answer is a refund object of the same shape, status `PENDING` (as
+documented). Both honour the `Idempotency-key` header: the same key answers the same
+refund. A refund stays PENDING until a test (or `POST /_fake/refunds/{id}/{status}`)
+ends it and posts the callback.
 """
 
 from __future__ import annotations
@@ -56,6 +67,9 @@ from xendit.invoice.model.invoice_callback import InvoiceCallback as SdkCallback
 from xendit.invoice.model.invoice_status import InvoiceStatus
 from xendit.model_utils import validate_and_convert_types
 from xendit.payment_request.model.qr_code_channel_properties import QRCodeChannelProperties
+from xendit.refund.model.create_refund import CreateRefund
+from xendit.refund.model.refund import Refund as SdkRefund
+from xendit.refund.model.refund_callback_data import RefundCallbackData
 
 SECRET_KEY = "xnd_development_fake_secret"
 USER_ID = "5f0f0f0f0f0f0f0f0f0f0f0f"  # the master account's Xendit user id
@@ -70,6 +84,8 @@ class ContractError(AssertionError):
 # the SDK's `Invoice` model leaves out (it accepts them as additional properties).
 DOCUMENTED_EXTRAS: dict[str, frozenset[str]] = {
     "Invoice": frozenset({"paid_amount", "paid_at", "payment_channel", "payment_destination"}),
+    # The Refund object of the API reference (`POST /refunds`): also these.
+    "Refund": frozenset({"status", "reason", "invoice_id", "payment_id", "payment_method_type"}),
 }
 
 
@@ -89,6 +105,8 @@ QR_PAYMENT_FIELDS = frozenset(
     | {"payment_detail"}
 )
 QRIS_MAX = 10_000_000
+# A QR payment's refund request, as Xendit's help centre documents it (both optional).
+QR_REFUND_FIELDS = frozenset({"amount", "reason"})
 
 # Create split rule (xenPlatform API reference): request, route and response fields.
 SPLIT_RULE_REQUEST_FIELDS = frozenset({"name", "description", "routes", "metadata"})
@@ -213,6 +231,8 @@ class FakeXendit:
     split_rule_keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency
     split_rule_posts: int = 0  # every POST /split_rules, replays included
     moved: dict[str, dict[str, int]] = field(default_factory=dict)  # payment id -> reference
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refund_keys: dict[str, str] = field(default_factory=dict)  # Idempotency-key -> refund id
 
     def reset(self) -> None:
         self.split_rules.clear()
@@ -220,6 +240,8 @@ class FakeXendit:
         self.split_rule_posts = 0
         self.moved.clear()
         self.webhook_url = None
+        self.refunds.clear()
+        self.refund_keys.clear()
         self.qr_codes.clear()
         self.qr_payments.clear()
         self.invoices.clear()
@@ -414,6 +436,163 @@ class FakeXendit:
             headers={"x-callback-token": token, "content-type": "application/json"},
         )
 
+    # -- refunds --------------------------------------------------------------------------
+    def _refundable(self, paid: float, refunded_of: str) -> float:
+        taken = sum(
+            r["amount"]
+            for r in self.refunds.values()
+            if refunded_of in (r.get("invoice_id"), r["payment_id"]) and r["status"] != "FAILED"
+        )
+        return paid - taken
+
+    def _refund(
+        self, body: dict[str, Any], key: str | None, *, paid: float, payment_id: str, **ids: Any
+    ) -> dict[str, Any]:
+        """A new PENDING refund (or, for a known Idempotency-key, the one made before)."""
+        if key is not None and key in self.refund_keys:
+            return self.refunds[self.refund_keys[key]]
+        amount = body.get("amount", self._refundable(paid, ids.get("invoice_id") or payment_id))
+        moment = _iso(_now())
+        refund: dict[str, Any] = {
+            "id": f"rfd-{secrets.token_hex(16)}",
+            "payment_id": payment_id,
+            "amount": amount,
+            "channel_code": "QRIS",
+            "country": "ID",
+            "currency": "IDR",
+            "reference_id": body.get("reference_id"),
+            "failure_code": None,
+            "refund_fee_amount": None,
+            "created": moment,
+            "updated": moment,
+            "metadata": body.get("metadata"),
+            "status": "PENDING",
+            "reason": body.get("reason", "OTHERS"),
+            "payment_method_type": "QR_CODE",
+            **ids,
+        }
+        sdk_check(SdkRefund, refund)
+        self.refunds[refund["id"]] = refund
+        if key is not None:
+            self.refund_keys[key] = refund["id"]
+        return refund
+
+    def _refusal(
+        self, body: dict[str, Any], key: str | None, paid: float, of: str
+    ) -> Response | None:
+        """Xendit's 400 for more than the unrefunded rest (a known key replays instead)."""
+        if key is not None and key in self.refund_keys:
+            return None
+        if body.get("amount", 0) > self._refundable(paid, of):
+            return _error(400, "MAXIMUM_REFUND_AMOUNT_REACHED", "amount exceeds what is refundable")
+        return None
+
+    def end_refund(self, refund_id: str, status: str, failure_code: str | None = None) -> None:
+        """Xendit finishes the refund (SUCCEEDED or FAILED)."""
+        assert status in ("SUCCEEDED", "FAILED")
+        refund = self.refunds[refund_id]
+        refund["status"] = status
+        refund["failure_code"] = failure_code if status == "FAILED" else None
+        refund["updated"] = _iso(_now())
+
+    def refund_callback(self, refund_id: str, **overrides: Any) -> dict[str, Any]:
+        """The `refund.succeeded` / `refund.failed` callback for the refund's state."""
+        refund = self.refunds[refund_id]
+        data = {k: refund.get(k) for k in RefundCallbackData.attribute_map}
+        data.update(overrides)
+        sdk_check(RefundCallbackData, data)
+        return {
+            "event": f"refund.{str(data['status']).lower()}",
+            "business_id": USER_ID,
+            "created": _iso(_now()),
+            "data": data,
+        }
+
+    async def deliver_refund(
+        self,
+        http: httpx.AsyncClient,
+        refund_id: str,
+        token: str,
+        path: str = "/api/webhooks/xendit/refund",
+        **overrides: Any,
+    ) -> httpx.Response:
+        return await http.post(
+            path,
+            json=self.refund_callback(refund_id, **overrides),
+            headers={"x-callback-token": token, "content-type": "application/json"},
+        )
+
+    async def create_refund(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "INVALID_API_KEY", "API key is invalid")
+        body = await request.json()
+        try:
+            sdk_check(CreateRefund, body)
+        except ContractError as error:
+            return _error(400, "API_VALIDATION_ERROR", str(error))
+        invoice = self.invoices.get(str(body.get("invoice_id")))
+        if invoice is None or invoice["status"] not in ("PAID", "SETTLED"):
+            return _error(404, "DATA_NOT_FOUND", "no paid invoice with this invoice_id")
+        key = request.headers.get("idempotency-key")
+        paid = float(invoice.get("paid_amount", invoice["amount"]))
+        refused = self._refusal(body, key, paid, invoice["id"])
+        if refused is not None:
+            return refused
+
+        def make(body: dict[str, Any], for_user_id: str | None) -> dict[str, Any]:
+            payment_id = str(invoice.get("payment_id", f"qrpy_{invoice['id']}"))
+            return self._refund(
+                body, key, paid=paid, payment_id=payment_id, invoice_id=invoice["id"]
+            )
+
+        return await self._created(request, body, make)
+
+    async def create_qr_refund(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error(401, "INVALID_API_KEY", "API key is invalid")
+        if request.headers.get("api-version") != "2022-07-31":
+            return _error(400, "API_VALIDATION_ERROR", "api-version 2022-07-31 is required")
+        body = await request.json()
+        qrpy_id = request.path_params["qrpy_id"]
+        try:
+            documented_check("QRRefund", QR_REFUND_FIELDS, body)
+        except ContractError as error:
+            return _error(400, "API_VALIDATION_ERROR", str(error))
+        paid = [
+            p
+            for ps in self.qr_payments.values()
+            for p in ps
+            if p["id"] == qrpy_id and p["status"] == "SUCCEEDED"
+        ]
+        if not paid:
+            return _error(404, "DATA_NOT_FOUND", "no succeeded QR payment with this id")
+        key = request.headers.get("idempotency-key")
+        refused = self._refusal(body, key, float(paid[0]["amount"]), qrpy_id)
+        if refused is not None:
+            return refused
+
+        def make(body: dict[str, Any], for_user_id: str | None) -> dict[str, Any]:
+            return self._refund(
+                body, key, paid=float(paid[0]["amount"]), payment_id=qrpy_id, invoice_id=None
+            )
+
+        return await self._created(request, body, make)
+
+    async def control_refund(self, request: Request) -> Response:
+        """`POST /_fake/refunds/{id}/{status}`: Xendit ends the refund; the callback goes to
+        `webhook_url` + `/refund` over real HTTP."""
+        refund_id = request.path_params["refund_id"]
+        if refund_id not in self.refunds:
+            return _error(404, "DATA_NOT_FOUND", "refund not found")
+        self.end_refund(refund_id, request.path_params["status"].upper(), "REFUND_FAILED")
+        if self.webhook_url is None:
+            return JSONResponse({"delivered": False, "refund": self.refunds[refund_id]})
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await self.deliver_refund(
+                http, refund_id, self.callback_token, f"{self.webhook_url}/refund"
+            )
+        return JSONResponse({"delivered": True, "webhook_status": answer.status_code})
+
     # -- HTTP -----------------------------------------------------------------------------
     def _authorized(self, request: Request) -> bool:
         expected = "Basic " + base64.b64encode(f"{SECRET_KEY}:".encode()).decode()
@@ -596,6 +775,13 @@ class FakeXendit:
             routes=[
                 Route("/_fake/invoices/{invoice_id}/{status}", self.control, methods=["POST"]),
                 Route("/_fake/qr_codes/{qr_id}/pay", self.control_qr, methods=["POST"]),
+                Route("/_fake/refunds/{refund_id}/{status}", self.control_refund, methods=["POST"]),
+                Route("/refunds", self.create_refund, methods=["POST"]),
+                Route(
+                    "/qr_codes/payments/{qrpy_id}/refunds",
+                    self.create_qr_refund,
+                    methods=["POST"],
+                ),
                 Route("/qr_codes", self.create_qr_code, methods=["POST"]),
                 Route("/split_rules", self.create_split_rule, methods=["POST"]),
                 Route("/qr_codes/{qr_id}", self.get_qr_code, methods=["GET"]),
@@ -649,7 +835,8 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(
-        description="A local fake of Xendit's Invoice and QR Codes APIs (QR: webhook + /qr)."
+        description="A local fake of Xendit's Invoice, QR Codes and refund APIs "
+        "(callbacks: QR to webhook + /qr, refunds to webhook + /refund)."
     )
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--webhook", default="http://127.0.0.1:8000/api/webhooks/xendit")

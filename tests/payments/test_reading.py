@@ -109,6 +109,8 @@ async def test_summary_by_day_for_operator_and_booth(
         "platform_fees": 1_000,
         "venue_shares": 0,
         "net": 19_000,
+        "refunded": 0,
+        "refunds": 0,
         "by_status": {"pending": 1, "processing": 0, "completed": 1, "failed": 0},
         "by_method": {"invoice": {"count": 2, "gross": 20_000}, "qris": {"count": 0, "gross": 0}},
     }

@@ -121,7 +121,8 @@ async def test_job_is_declared_by_interval_and_runs(
     xendit: FakeXendit,
 ) -> None:
     assert jobs(settings.model_copy(update={"reconcile_interval_seconds": 0})) == []
-    [job] = jobs(settings.model_copy(update={"reconcile_interval_seconds": 60}))
+    job, refunds = jobs(settings.model_copy(update={"reconcile_interval_seconds": 60}))
+    assert (job.name, refunds.name) == ("payments.reconcile", "payments.refunds")
     now = utcnow()
     assert job.next_run(now) == now + timedelta(seconds=60)
     payment = await create_payment(client, booth)

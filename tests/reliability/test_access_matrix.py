@@ -71,6 +71,10 @@ QR_CALLBACK = {
     "event": "qr.payment",
     "data": {"id": "qrpy_m", "qr_id": "qr_m", "reference_id": "pay_unknown", "status": "SUCCEEDED"},
 }
+REFUND_CALLBACK = {
+    "event": "refund.succeeded",
+    "data": {"id": "rfd-matrix", "reference_id": "rfd_unknown", "status": "SUCCEEDED"},
+}
 
 MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/openapi.json"): Entry("public"),
@@ -146,6 +150,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("DELETE", "/api/venues/{venue_id}/activations/{activation_id}"): Entry(
         "operator", {**VENUE, "activation_id": "activation"}
     ),
+    # Refunds (issue #8): the operator refunds; a booth may read its own payment's refunds.
+    ("POST", "/api/payments/{payment_id}/refunds"): Entry(
+        "operator", {"payment_id": "payment"}, body={"amount": 1_000}
+    ),
+    ("GET", "/api/payments/{payment_id}/refunds"): Entry("caller", {"payment_id": "payment"}),
+    ("POST", "/api/webhooks/xendit/refund"): Entry("xendit", body=REFUND_CALLBACK),
 }
 
 

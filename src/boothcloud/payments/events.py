@@ -19,7 +19,7 @@ import logging
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from boothcloud.db.base import Database
 from boothcloud.errors import BadRequest, ProblemError
@@ -28,7 +28,6 @@ from boothcloud.payments import repository
 from boothcloud.payments.repository import Event
 from boothcloud.payments.schemas import (
     InvoiceCallback,
-    QrPaymentCallback,
     QrPaymentData,
     WebhookAck,
 )
@@ -50,7 +49,7 @@ def whole_rupiah(value: float | None) -> int | None:
     return number if INT64_MIN <= number <= INT64_MAX else None
 
 
-Callback = TypeVar("Callback", InvoiceCallback, QrPaymentCallback)
+Callback = TypeVar("Callback", bound=BaseModel)  # invoice, qr.payment or refund callback
 
 
 async def read_callback(db: Database, raw: bytes, model: type[Callback]) -> Callback:

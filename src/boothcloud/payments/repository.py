@@ -14,6 +14,7 @@ from boothcloud.db.base import Database, Result, Row, Statement
 from boothcloud.errors import Conflict, register_constraint
 from boothcloud.ids import new_id
 from boothcloud.pagination import keyset
+from boothcloud.refunds.repository import REFUNDED_OF_PAYMENTS
 from boothcloud.sessions import repository as sessions
 
 register_constraint(
@@ -26,7 +27,8 @@ COLUMNS = (
     "payment_method, payment_channel, flagged, review_reason, updated_at, session_id, method, "
     "qr_string, venue_id, venue_amount, split_rule_id, "
     "(SELECT r.xendit_split_rule_id FROM xendit_split_rules r "
-    "WHERE r.id = payments.split_rule_id) AS xendit_split_rule_id"
+    "WHERE r.id = payments.split_rule_id) AS xendit_split_rule_id, "
+    f"{REFUNDED_OF_PAYMENTS}"
 )
 OPEN = "('pending', 'processing')"  # states an invoice can still leave
 

@@ -188,7 +188,7 @@ async def get_payment(
     return respond(payment)
 
 
-async def _check_callback_token(
+async def check_callback_token(
     settings: SettingsDep,
     token: Annotated[str | None, Header(alias="x-callback-token")] = None,
 ) -> None:
@@ -202,7 +202,7 @@ async def _check_callback_token(
     response_model=WebhookAck,
     summary="Xendit invoice callback (idempotent per invoice and status)",
     responses=problems(400, 401, 413, 422),
-    dependencies=[Depends(_check_callback_token)],  # runs before the body is read
+    dependencies=[Depends(check_callback_token)],  # runs before the body is read
     openapi_extra={"security": [{"xendit_callback": []}], **json_body(InvoiceCallback)},
 )
 async def xendit_webhook(request: Request, db: DbDep) -> Response:
@@ -216,7 +216,7 @@ async def xendit_webhook(request: Request, db: DbDep) -> Response:
     response_model=WebhookAck,
     summary="Xendit `qr.payment` callback (QRIS; idempotent per QR code and status)",
     responses=problems(400, 401, 413, 422),
-    dependencies=[Depends(_check_callback_token)],
+    dependencies=[Depends(check_callback_token)],
     openapi_extra={"security": [{"xendit_callback": []}], **json_body(QrPaymentCallback)},
 )
 async def xendit_qr_webhook(request: Request, db: DbDep) -> Response:

@@ -92,6 +92,11 @@ class Payment(BaseModel):
         description="The xenPlatform split rule (`splitru_...`) sent in `with-split-rule`; "
         "null: no split rule (the customer has no sub-account, or none is configured).",
     )
+    refunded_amount: int = Field(
+        default=0,
+        description="Rupiah refunded or being refunded (pending and succeeded refunds; "
+        "`GET .../refunds` says which). The status stays `completed`.",
+    )
     created_at: Timestamp
     updated_at: Timestamp | None
 
@@ -201,6 +206,10 @@ class SummaryFigures(BaseModel):
     net: int = Field(
         description="Sum of completed owner parts: gross - platform_fees - venue_shares."
     )
+    refunded: int = Field(
+        default=0, description="Sum of refunds that succeeded, by the UTC day they were made."
+    )
+    refunds: int = Field(default=0, description="How many refunds succeeded.")
     by_status: StatusCounts
     by_method: MethodBreakdown = Field(default_factory=MethodBreakdown)
 

@@ -1,9 +1,11 @@
 """Daily payment figures: count by status and method, and money (gross, and its parts:
-platform fees, venue shares, net for the owner).
+platform fees, venue shares, net for the owner; and refunds).
 
 Money counts only `completed` payments (money that actually arrived); `count` and
 `by_status` count every payment created that UTC day. The range defaults to the 30 whole
 UTC days up to today and may span at most `MAX_DAYS`, so one request never scans the whole table.
+`refunded` counts refunds that succeeded, on the UTC day each was made (money that went
+back that day, whatever day it came in), so a day may show refunds and no payments.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from boothcloud.payments.schemas import (
     SummaryDay,
     SummaryFigures,
 )
+from boothcloud.refunds import repository as refunds
 from boothcloud.timeutil import to_db, utcnow
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
 
-def _figures(rows: list[Row]) -> SummaryFigures:
+def _figures(rows: list[Row], refund_rows: list[Row]) -> SummaryFigures:
     counts = StatusCounts()
     methods = MethodBreakdown()
     gross = fees = venue = 0
@@ -52,6 +55,8 @@ def _figures(rows: list[Row]) -> SummaryFigures:
         platform_fees=fees,
         venue_shares=venue,
         net=gross - fees - venue,
+        refunded=sum(int(r["total"]) for r in refund_rows),
+        refunds=sum(int(r["count"]) for r in refund_rows),
         by_status=counts,
         by_method=methods,
     )
@@ -86,17 +91,24 @@ async def summarize(
         customer_id=scope, created_from=to_db(start), created_to=to_db(end)
     )
     rows = await repository.summary_rows(db, filters)
+    refund_rows = await refunds.succeeded_rows(db, *filters.where())
     by_day: dict[str, list[Row]] = defaultdict(list)
+    refunds_by_day: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_day[str(row["day"])].append(row)
+    for row in refund_rows:
+        refunds_by_day[str(row["day"])].append(row)
     days = [
-        SummaryDay(day=date.fromisoformat(day), **_figures(day_rows).model_dump())
-        for day, day_rows in sorted(by_day.items())
+        SummaryDay(
+            day=date.fromisoformat(day),
+            **_figures(by_day[day], refunds_by_day[day]).model_dump(),
+        )
+        for day in sorted(by_day.keys() | refunds_by_day.keys())
     ]
     return PaymentSummary(
         customer_id=scope,
         created_from=start,
         created_to=end,
         days=days,
-        totals=_figures(rows),
+        totals=_figures(rows, refund_rows),
     )

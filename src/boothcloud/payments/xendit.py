@@ -1,6 +1,7 @@
 """A small async client for Xendit's Invoice API (`/v2/invoices`), QR Codes API
-(`/qr_codes`, version `2022-07-31`, for dynamic QRIS) and xenPlatform split rules
-(`POST /split_rules`; a payment names its rule in the `with-split-rule` header).
+(`/qr_codes`, version `2022-07-31`, for dynamic QRIS), xenPlatform split rules
+(`POST /split_rules`; a payment names its rule in the `with-split-rule` header) and refunds
+(`POST /refunds` for invoices, `POST /qr_codes/payments/{id}/refunds` for QR payments).
 
 Why not the official SDK at runtime: it is synchronous (it would block the event loop)
 and pulls in urllib3. This client speaks the same documented wire format with httpx,
@@ -117,6 +118,30 @@ class SplitRule:
         if not isinstance(data.get("id"), str) or not isinstance(routes, list):
             raise XenditError("bad_response", "split rule lacks `id` or `routes`")
         return cls(id=data["id"], routes=routes)
+
+
+@dataclass(frozen=True, slots=True)
+class XenditRefund:
+    """The parts of a Xendit refund (`POST /refunds`, or a QR payment's refund) used here."""
+
+    id: str
+    status: str  # PENDING, SUCCEEDED or FAILED
+    amount: float
+    failure_code: str | None
+
+    @classmethod
+    def from_json(cls, data: Any) -> XenditRefund:
+        if not isinstance(data, dict):
+            raise XenditError("bad_response", "refund is not a JSON object")
+        try:
+            return cls(
+                id=str(data["id"]),
+                status=str(data["status"]),
+                amount=float(data["amount"]),
+                failure_code=_opt_str(data.get("failure_code")),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise XenditError("bad_response", f"refund lacks a field: {error}") from error
 
 
 def _opt_str(value: Any) -> str | None:
@@ -240,6 +265,37 @@ class XenditClient:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise XenditError("bad_response", "QR payment list has no `data` array")
         return items
+
+    async def create_refund(
+        self, payload: dict[str, Any], idempotency_key: str, for_user_id: str | None
+    ) -> XenditRefund:
+        """`POST /refunds` (an invoice's payment: `invoice_id` in the body)."""
+        data = await self._request(
+            "POST",
+            "/refunds",
+            json=payload,
+            for_user_id=for_user_id,
+            idempotency_key=idempotency_key,
+        )
+        return XenditRefund.from_json(data)
+
+    async def create_qr_refund(
+        self,
+        qr_payment_id: str,
+        payload: dict[str, Any],
+        idempotency_key: str,
+        for_user_id: str | None,
+    ) -> XenditRefund:
+        """`POST /qr_codes/payments/{qrpy_id}/refunds`: a QRIS payment's refund."""
+        data = await self._request(
+            "POST",
+            f"/qr_codes/payments/{qr_payment_id}/refunds",
+            json=payload,
+            for_user_id=for_user_id,
+            api_version=QR_API_VERSION,
+            idempotency_key=idempotency_key,
+        )
+        return XenditRefund.from_json(data)
 
 
 def _error_message(response: httpx.Response) -> str:
