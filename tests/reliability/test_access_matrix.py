@@ -74,6 +74,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/healthz"): Entry("public"),
     ("HEAD", "/healthz"): Entry("public"),
     ("GET", "/readyz"): Entry("public"),
+    # Booth side (issue 9): the API version clients check.
+    ("GET", "/api/version"): Entry("public"),
     ("HEAD", "/readyz"): Entry("public"),
     ("POST", "/api/licenses/validate"): Entry("public", body={"license_key": "PB-X"}),
     ("GET", "/api/licenses/public-key"): Entry("public"),
