@@ -161,3 +161,10 @@ def test_connection_refused_is_retried_then_raised_as_unsent() -> None:
     assert down.value.transient
     assert down.value.request_sent is False
     assert isinstance(down.value.__cause__, httpx.ConnectError)
+
+
+def test_a_booth_call_without_a_license_key_fails_at_once_and_for_good(server: Served) -> None:
+    with Client(server.url) as anonymous, pytest.raises(BoothcloudError) as refused:
+        anonymous.printers()
+    assert refused.value.type.endswith("/no-credentials")
+    assert not refused.value.transient

@@ -75,11 +75,12 @@ class Client:
 
     def send(self, call: Call[T]) -> T:
         """Send one call, retrying transient failures as `RetryPolicy` allows."""
+        request = self._core.request(self._http, call)  # once: every attempt sends it
         attempt = 1
         while True:
             try:
                 try:
-                    response = self._http.send(self._core.request(self._http, call))
+                    response = self._http.send(request)
                 except httpx.TransportError as error:
                     raise unreachable(error) from error
                 return self._core.finish(call, response)
@@ -312,11 +313,12 @@ class AsyncClient:
 
     async def send(self, call: Call[T]) -> T:
         """Send one call, retrying transient failures as `RetryPolicy` allows."""
+        request = self._core.request(self._http, call)  # once: every attempt sends it
         attempt = 1
         while True:
             try:
                 try:
-                    response = await self._http.send(self._core.request(self._http, call))
+                    response = await self._http.send(request)
                 except httpx.TransportError as error:
                     raise unreachable(error) from error
                 return self._core.finish(call, response)

@@ -65,8 +65,6 @@ class RetryPolicy:
         """Seconds to wait before attempt `attempt + 1`, or None: raise `failure` now."""
         if attempt >= self.attempts or not failure.transient:
             return None
-        if isinstance(failure, IncompatibleServer):
-            return None
         never_arrived = failure.status in (429, 503) or (
             failure.status is None and not failure.request_sent
         )

@@ -56,7 +56,9 @@ class BoothcloudError(Exception):
     @property
     def transient(self) -> bool:
         """True when the same request may succeed later (queue it; do not drop it)."""
-        return self.status is None or self.status in TRANSIENT_STATUSES
+        if self.status is None:
+            return self.type == CLIENT_PROBLEMS + "unreachable"
+        return self.status in TRANSIENT_STATUSES
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> BoothcloudError:
@@ -104,10 +106,6 @@ class IncompatibleServer(BoothcloudError):
             status=None,
             detail=detail,
         )
-
-    @property
-    def transient(self) -> bool:
-        return False
 
 
 def retry_after(response: httpx.Response) -> float | None:
