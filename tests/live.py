@@ -71,10 +71,12 @@ class Served:
 
 
 @contextmanager
-def serve_process(data_dir: Path, workers: int = 1, **settings: str) -> Iterator[Served]:
-    """`boothcloud serve --migrate` on a free port; `settings` are BOOTHCLOUD_* values
-    (lower-case names, e.g. `admin_token=...`) over the tests' defaults."""
-    port = free_port()
+def serve_process(
+    data_dir: Path, workers: int = 1, port: int | None = None, **settings: str
+) -> Iterator[Served]:
+    """`boothcloud serve --migrate` on `port` (default: a free one); `settings` are
+    BOOTHCLOUD_* values (lower-case names, e.g. `admin_token=...`) over the tests' defaults."""
+    port = port or free_port()
     values = {
         "data_dir": str(data_dir),
         "admin_token": ADMIN_TOKEN,

@@ -37,6 +37,8 @@ from boothcloud.storage.factory import open_store
 from boothcloud.storage.routes import OBJECTS_PREFIX
 from boothcloud.storage.routes import router as objects_router
 from boothcloud.venues.routes import router as venues_router
+from boothcloud.version import router as version_router
+from boothcloud.version import state_api_version
 
 log = logging.getLogger("boothcloud")
 
@@ -48,6 +50,7 @@ printers, and database backups.
 **Auth**: operator `Authorization: Bearer <admin token>`; booth
 `Authorization: License <license key>` (scoped to its own customer).
 **Errors**: RFC 9457 `application/problem+json` everywhere.
+**Version**: every answer carries `Boothcloud-Api-Version` (see `GET /api/version`).
 """
 
 
@@ -70,6 +73,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     objects_router,
     backups_router,
     health_router,
+    version_router,
     docs_router,
 )
 
@@ -134,6 +138,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     install_gallery_pages(app)
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
     app.add_middleware(require_json_body, api=app)
+    app.add_middleware(state_api_version)  # added last: outermost, on every answer
     for router in ROUTERS:
         app.include_router(router)
     return app
