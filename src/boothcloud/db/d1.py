@@ -30,8 +30,10 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, NoReturn, Self
 
 import httpx
+import orjson
 
 from boothcloud.db.base import Params, Result, Row, Statement
+from boothcloud.db.bridgehttp import BridgeHTTP, TransportError
 from boothcloud.db.dump import (
     DUMP_HEADER,
     MAX_STATEMENT_BYTES,
@@ -96,6 +98,11 @@ def _result(payload: Any) -> Result:
     return Result(rows=rows, changes=int(payload.get("changes", 0)))
 
 
+def _reads_only(sql: str) -> bool:
+    """A plain SELECT (no CTE, which could hide a write): safe to send twice."""
+    return sql.lstrip()[:7].upper() == "SELECT " and "RETURNING" not in sql.upper()
+
+
 def _statement(sql: str, params: Params) -> dict[str, Any]:
     return {"sql": sql, "params": [encode_param(p) for p in params]}
 
@@ -116,12 +123,20 @@ class D1Database:
         if not token:
             raise ValueError("the D1 bridge token is empty")
         self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}", "User-Agent": "boothcloud-d1"}
         self._client = httpx.AsyncClient(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {token}", "User-Agent": "boothcloud-d1"},
-            timeout=timeout,
-            transport=transport,
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
+        limits = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        # Statements go through the lean client (a fraction of httpx's CPU per call);
+        # the streamed dump stays on httpx.
+        self._bridge = BridgeHTTP(
+            self.url,
+            headers,
+            timeout=limits.read or DEFAULT_TIMEOUT.read or 30.0,
+            connect_timeout=limits.connect or DEFAULT_TIMEOUT.connect or 5.0,
+        )
+        self.round_trips = 0  # bridge calls made (benchmarks and tests count them)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -133,16 +148,18 @@ class D1Database:
         return cls(settings.d1_url, settings.d1_token.get_secret_value())
 
     # -- plumbing -------------------------------------------------------------------------
-    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+    async def _post(self, path: str, body: dict[str, Any], *, safe: bool = False) -> Any:
+        """One bridge call; `safe` (only reads) lets a broken connection be retried once."""
+        self.round_trips += 1
         try:
-            response = await self._client.post(path, json=body)
-        except httpx.HTTPError as error:
+            status, data = await self._bridge.post(path, orjson.dumps(body), safe=safe)
+        except TransportError as error:
             raise D1Error(
-                f"D1 bridge at {self.url} unreachable: {error!r}", kind="transport"
+                f"D1 bridge at {self.url} unreachable: {error}", kind="transport"
             ) from error
-        if response.status_code == 200:
-            return response.json()
-        self._raise(response.status_code, response.text)
+        if status == 200:
+            return orjson.loads(data)
+        self._raise(status, data.decode("utf-8", "replace"))
 
     @staticmethod
     def _raise(status: int, text: str) -> NoReturn:
@@ -164,13 +181,15 @@ class D1Database:
         return (await self.execute(sql, params)).rows
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
-        return _result(await self._post("/query", _statement(sql, params)))
+        payload = await self._post("/query", _statement(sql, params), safe=_reads_only(sql))
+        return _result(payload)
 
     async def batch(self, statements: Sequence[Statement]) -> list[Result]:
         if not statements:
             return []
         body = {"statements": [_statement(s.sql, s.params) for s in statements]}
-        payload = await self._post("/batch", body)
+        safe = all(_reads_only(s.sql) for s in statements)
+        payload = await self._post("/batch", body, safe=safe)
         return [_result(r) for r in payload["results"]]
 
     async def executescript(self, script: str) -> None:
@@ -220,4 +239,5 @@ class D1Database:
                     yield str(entry["sql"]) + ";"
 
     async def close(self) -> None:
+        await self._bridge.close()
         await self._client.aclose()
