@@ -32,7 +32,15 @@ from typing import Any, NoReturn, Self
 import httpx
 import orjson
 
-from boothcloud.db.base import Params, Result, Row, Statement
+from boothcloud.db.base import (
+    PRECONDITION,
+    IntegrityViolation,
+    Params,
+    Precondition,
+    Result,
+    Row,
+    Statement,
+)
 from boothcloud.db.bridgehttp import BridgeHTTP, TransportError
 from boothcloud.db.dump import (
     DUMP_HEADER,
@@ -98,6 +106,11 @@ def _result(payload: Any) -> Result:
     return Result(rows=rows, changes=int(payload.get("changes", 0)))
 
 
+def _pending() -> Precondition | None:
+    precondition = PRECONDITION.get()
+    return None if precondition is None or precondition.spent else precondition
+
+
 def _reads_only(sql: str) -> bool:
     """A plain SELECT (no CTE, which could hide a write): safe to send twice."""
     return sql.lstrip()[:7].upper() == "SELECT " and "RETURNING" not in sql.upper()
@@ -137,6 +150,9 @@ class D1Database:
             connect_timeout=limits.connect or DEFAULT_TIMEOUT.connect or 5.0,
         )
         self.round_trips = 0  # bridge calls made (benchmarks and tests count them)
+
+    # Booth authentication may ride along with a request's first call (`Precondition`).
+    pipelines = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -181,12 +197,29 @@ class D1Database:
         return (await self.execute(sql, params)).rows
 
     async def execute(self, sql: str, params: Params = ()) -> Result:
+        if _pending() is not None:
+            return (await self.batch([Statement(sql, params)]))[0]
         payload = await self._post("/query", _statement(sql, params), safe=_reads_only(sql))
         return _result(payload)
 
     async def batch(self, statements: Sequence[Statement]) -> list[Result]:
         if not statements:
             return []
+        precondition = _pending()
+        if precondition is None:
+            return await self._batch(statements)
+        # The request's authentication rides along: one round trip, and nothing applies
+        # unless its check holds (the batch is one transaction).
+        precondition.spent = True
+        try:
+            return (await self._batch([precondition.statement, *statements]))[1:]
+        except (D1Error, IntegrityViolation) as error:
+            if isinstance(error, D1Error) and error.kind == "transport":
+                raise  # a write may have applied: not sent again
+        await precondition.recheck()  # raises 401/403; returns if the check holds now
+        return await self._batch(statements)  # the failure was the statements' own
+
+    async def _batch(self, statements: Sequence[Statement]) -> list[Result]:
         body = {"statements": [_statement(s.sql, s.params) for s in statements]}
         safe = all(_reads_only(s.sql) for s in statements)
         payload = await self._post("/batch", body, safe=safe)
