@@ -61,6 +61,17 @@ async def test_hot_routes_make_one_round_trip(
     assert (count, response.status_code) == (2, 403), response.text
     listed = await client.get(f"/api/photos?customer_id={suspended['id']}", headers=ADMIN)
     assert listed.json()["items"] == []
+    # Refused before any statement (a bad body): the license still answers first.
+    assert (await client.get("/api/photos", headers=other)).status_code == 403
+    await client.patch(
+        f"/api/customers/{suspended['id']}", json={"license_status": "active"}, headers=ADMIN
+    )
+    assert (await client.get("/api/photos", headers=other)).status_code == 200  # learned again
+    await client.patch(
+        f"/api/customers/{suspended['id']}", json={"license_status": "suspended"}, headers=ADMIN
+    )
+    bad = await client.post("/api/photos", json={"printer_id": 5}, headers=other)
+    assert bad.status_code == 403, bad.text
 
     count, response = await trips(
         services, client, "GET", f"/api/customers/{customer['id']}", headers=booth

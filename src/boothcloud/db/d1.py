@@ -14,6 +14,11 @@ same as on the embedded backend, and the semantics match it:
 - `dump` reads the schema and every table in one batch (one consistent snapshot) and
   formats it with the same code as the SQLite dump.
 
+Statements go over `bridgehttp.BridgeHTTP` (HTTP/1.1 keep-alive, orjson; a fraction of
+httpx's CPU per call); only reads are retried after a broken connection. A pending
+`Precondition` (booth auth riding along, see `auth.require_caller_pipelined`) leads the
+next call's batch, so a booth's hot route is one round trip.
+
 Values travel as JSON: integers beyond +/-2**53 cannot (JavaScript numbers) and are
 refused here rather than silently rounded; blobs go as base64 and infinities tagged. A
 REAL that happens to be whole comes back as an `int` (D1 gives JavaScript numbers), see
@@ -53,6 +58,7 @@ from boothcloud.db.sqlite import integrity_violation
 from boothcloud.settings import Settings
 
 MAX_SAFE_INTEGER = 2**53 - 1
+UNAVAILABLE = 503
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
@@ -165,17 +171,24 @@ class D1Database:
 
     # -- plumbing -------------------------------------------------------------------------
     async def _post(self, path: str, body: dict[str, Any], *, safe: bool = False) -> Any:
-        """One bridge call; `safe` (only reads) lets a broken connection be retried once."""
+        """One bridge call. `safe` (only reads) lets a broken connection, or a 503 from a
+        Worker that restarted mid-request (`wrangler dev` does), be retried once."""
+        encoded = orjson.dumps(body)
+        status, data = await self._send(path, encoded, safe)
+        if status == UNAVAILABLE and safe:
+            status, data = await self._send(path, encoded, safe)
+        if status == 200:
+            return orjson.loads(data)
+        self._raise(status, data.decode("utf-8", "replace"))
+
+    async def _send(self, path: str, body: bytes, safe: bool) -> tuple[int, bytes]:
         self.round_trips += 1
         try:
-            status, data = await self._bridge.post(path, orjson.dumps(body), safe=safe)
+            return await self._bridge.post(path, body, safe=safe)
         except TransportError as error:
             raise D1Error(
                 f"D1 bridge at {self.url} unreachable: {error}", kind="transport"
             ) from error
-        if status == 200:
-            return orjson.loads(data)
-        self._raise(status, data.decode("utf-8", "replace"))
 
     @staticmethod
     def _raise(status: int, text: str) -> NoReturn:
@@ -214,8 +227,8 @@ class D1Database:
         try:
             return (await self._batch([precondition.statement, *statements]))[1:]
         except (D1Error, IntegrityViolation) as error:
-            if isinstance(error, D1Error) and error.kind == "transport":
-                raise  # a write may have applied: not sent again
+            if isinstance(error, D1Error) and error.status != 422:
+                raise  # not the database refusing: a write may have applied, not resent
         await precondition.recheck()  # raises 401/403; returns if the check holds now
         return await self._batch(statements)  # the failure was the statements' own
 
