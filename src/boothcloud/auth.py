@@ -182,6 +182,7 @@ async def require_caller_pipelined(request: Request) -> AsyncIterator[Caller]:
         yield caller
         return
     customer_id = remembered
+    services.auth_limiter.refuse_if_spent(client_address(request), TOO_MANY_FAILURES)
 
     async def recheck() -> None:
         known.forget(credential)

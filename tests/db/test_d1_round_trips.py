@@ -102,3 +102,16 @@ async def test_hot_routes_make_one_round_trip(
         headers=booth,
     )
     assert (count, response.status_code) == (1, 201), response.text
+
+
+async def test_a_client_out_of_failures_is_refused_with_a_remembered_key(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    customer = await create_customer(client)
+    booth = license_auth(customer["license_key"])
+    assert (await client.get("/api/photos", headers=booth)).status_code == 200  # learned
+    wrong = license_auth("pb-wrong-key")
+    for _ in range(services.settings.auth_failure_limit_per_minute):
+        assert (await client.get("/api/photos", headers=wrong)).status_code == 401
+    count, refused = await trips(services, client, "GET", "/api/photos", headers=booth)
+    assert (count, refused.status_code) == (0, 429)
