@@ -186,6 +186,8 @@ def one_round(work: Path, sqlite_copy: Path, args: argparse.Namespace) -> dict[s
                 )
     finally:
         bridge.stop()
+    if args.only_d1:
+        return out
     print("boothcloud on SQLite", flush=True)
     with run.serving(serve_boothcloud(work, sqlite_copy, args, None)) as server:
         for _, scenario, _, data in ROUTES:
@@ -223,7 +225,7 @@ def table(rounds: list[dict[str, Any]]) -> str:
         d1 = median(rounds, "d1", scenario, "rps")
         sqlite = median(rounds, "sqlite", scenario, "rps")
         ratios = ""
-        if peer_scenario is not None:
+        if peer_scenario is not None and all(scenario in r["peer"] for r in rounds):
             ratios = ", ".join(
                 f"{r['d1'][scenario]['rps'] / r['peer'][scenario]['rps']:.2f}x" for r in rounds
             )
@@ -250,10 +252,16 @@ def main() -> int:
     parser.add_argument("--busy-customers", type=int, default=60)
     parser.add_argument("--pending-per-printer", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--boothcloud-src",
+        type=Path,
+        default=ROOT / "src",
+        help="serve boothcloud from another source tree (A/B a change); the bridge is ours",
+    )
+    parser.add_argument("--only-d1", action="store_true", help="skip the SQLite and peer runs")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     # What run.boothcloud_server reads from run.py's own options.
-    args.boothcloud_src = ROOT / "src"
     args.synchronous = "NORMAL"
     args.wal_max_mb = run.WAL_MAX_DEFAULT / 2**20
     args.wrk = run.ensure_wrk()
