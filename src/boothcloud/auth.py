@@ -7,15 +7,17 @@ whatever prefix it shares with the real one. A booth is scoped to its own custom
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
-from boothcloud.db.base import Database, Row
+from boothcloud.db.base import PRECONDITION, Database, Precondition, Row
 from boothcloud.errors import Forbidden, NotFound, Unauthorized
 from boothcloud.licenses import repository as licenses
-from boothcloud.licenses.keys import secrets_equal
+from boothcloud.licenses.keys import normalize_license_key, secrets_equal
 from boothcloud.licenses.ratelimit import client_address
 from boothcloud.settings import Settings
 
@@ -96,6 +98,38 @@ async def authenticate(header: str | None, db: Database, settings: Settings) -> 
     raise Unauthorized("use `Bearer <admin token>` or `License <license key>`", headers=CHALLENGE)
 
 
+class KnownKeys:
+    """Which customer a license key belongs to, as this process last saw it authenticate.
+
+    Only the mapping is kept (under the key's SHA-256, never the key): whether the license
+    is usable is checked again on every request, inside the request's own first statement
+    call (`usable_check`). A key that moved or stopped working fails that check, is
+    forgotten, and the request authenticates the long way. Bounded: the oldest half is
+    dropped when full.
+    """
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self._ids: dict[bytes, str] = {}
+
+    @staticmethod
+    def _digest(key: str) -> bytes:
+        return hashlib.sha256(normalize_license_key(key).encode()).digest()
+
+    def get(self, key: str) -> str | None:
+        return self._ids.get(self._digest(key))
+
+    def remember(self, key: str, customer_id: str) -> None:
+        if len(self._ids) >= self.LIMIT:
+            for old in list(self._ids)[: self.LIMIT // 2]:
+                del self._ids[old]
+        self._ids[self._digest(key)] = customer_id
+
+    def forget(self, key: str) -> None:
+        self._ids.pop(self._digest(key), None)
+
+
 async def require_caller(request: Request) -> Caller:
     """The caller, from `Authorization` (OpenAPI's security schemes are declared in
     `openapi.py`, so no header dependency adds per-request work here).
@@ -116,6 +150,60 @@ async def require_caller(request: Request) -> Caller:
         raise
 
 
+async def require_caller_pipelined(request: Request) -> AsyncIterator[Caller]:
+    """`require_caller` in no round trip of its own, for hot routes whose only effects
+    come from database calls.
+
+    On a backend that pipelines (D1: every call is an HTTP round trip to the bridge), a
+    booth whose key this process has seen is not looked up now: its usability check
+    (`licenses.usable_check`, the SQL form of `license_problem`) is sent first in the same
+    atomic batch as the route's first call, so the route's statements apply only if the
+    license is usable at that moment. If the check fails, the full authentication runs and
+    answers exactly what `require_caller` would (401, 403, the failure limit). The caller
+    then carries the customer id only (`record` and `license_type` unset): routes that
+    need the tier use `CallerDep`. A request that ends, answered or refused (a 422 body),
+    with the check never sent runs the full authentication before its answer leaves (a
+    function-scoped dependency: its exit runs before the response is sent), so no answer
+    goes out on a license that was not checked. On SQLite the key lookup costs
+    microseconds, so this is `require_caller`.
+    """
+    services = request.app.state.services
+    if not getattr(services.db, "pipelines", False):
+        yield await require_caller(request)
+        return
+    known: KnownKeys = services.extras.setdefault("known_keys", KnownKeys())
+    scheme, _, credential = (request.headers.get("authorization") or "").partition(" ")
+    credential = credential.strip()
+    remembered = known.get(credential) if scheme.lower() == "license" and credential else None
+    if remembered is None:
+        caller = await require_caller(request)
+        if caller.customer_id is not None:
+            known.remember(credential, caller.customer_id)
+        yield caller
+        return
+    customer_id = remembered
+    services.auth_limiter.refuse_if_spent(client_address(request), TOO_MANY_FAILURES)
+
+    async def recheck() -> None:
+        known.forget(credential)
+        if (await require_caller(request)).customer_id != customer_id:
+            raise WrongCredential("invalid license key", headers=CHALLENGE)
+
+    precondition = Precondition(licenses.usable_check(customer_id, credential), recheck)
+    PRECONDITION.set(precondition)
+    try:
+        yield Caller(kind="booth", customer_id=customer_id)
+    except Exception:
+        if not precondition.spent:
+            await recheck()  # an auth failure answers before the route's own error
+        raise
+    else:
+        if not precondition.spent:
+            await recheck()
+    finally:
+        PRECONDITION.set(None)
+
+
 async def require_operator(caller: Annotated[Caller, Depends(require_caller)]) -> Caller:
     if not caller.is_operator:
         raise Forbidden("only the operator may do this")
@@ -128,6 +216,14 @@ async def require_booth(caller: Annotated[Caller, Depends(require_caller)]) -> C
     return caller
 
 
+async def require_booth_pipelined(
+    caller: Annotated[Caller, Depends(require_caller_pipelined, scope="function")],
+) -> Caller:
+    return await require_booth(caller)
+
+
 CallerDep = Annotated[Caller, Depends(require_caller)]
+PipelinedCallerDep = Annotated[Caller, Depends(require_caller_pipelined, scope="function")]
+PipelinedBoothDep = Annotated[Caller, Depends(require_booth_pipelined)]
 OperatorDep = Annotated[Caller, Depends(require_operator)]
 BoothDep = Annotated[Caller, Depends(require_booth)]

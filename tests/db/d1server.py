@@ -188,8 +188,9 @@ class Bridge:
             process.wait(timeout=10)
 
 
-def start_bridge(workdir: Path, *, migrate: bool = True) -> Bridge:
-    """Serve a fresh local D1 through the bridge, first migrated by wrangler if `migrate`."""
+def start_bridge(workdir: Path, *, migrate: bool = True, worker_dir: Path = D1_DIR) -> Bridge:
+    """Serve a fresh local D1 through the bridge, first migrated by wrangler if `migrate`
+    (or through another Worker in `worker_dir` answering `/health`: bench/d1peer)."""
     ensure_wrangler()
     persist_to = workdir / "state"
     persist_to.mkdir(parents=True, exist_ok=True)
@@ -222,7 +223,7 @@ def start_bridge(workdir: Path, *, migrate: bool = True) -> Bridge:
                 "--log-level",
                 "warn",
             ],
-            cwd=D1_DIR,
+            cwd=worker_dir,
             env=wrangler_env(),
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -8,7 +8,8 @@ runs unchanged on both.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,6 +34,26 @@ class Result:
 
     def first(self) -> Row | None:
         return self.rows[0] if self.rows else None
+
+
+@dataclass(slots=True)
+class Precondition:
+    """A check that rides along with the request's next database call (one round trip).
+
+    Set by authentication on a backend that pipelines (`D1Database`): the backend sends
+    `statement` first in the same atomic batch as the next call, and the statement fails
+    (so the batch applies nothing) unless the check holds. When the call fails, `recheck`
+    runs: it raises the precise error (401, 403) or returns when the check holds after all,
+    and the call is then made again on its own. Spent after the first call.
+    """
+
+    statement: Statement
+    recheck: Callable[[], Awaitable[None]]
+    spent: bool = False
+
+
+# The current request's pending precondition (a context variable: one per request task).
+PRECONDITION: ContextVar[Precondition | None] = ContextVar("boothcloud_precondition", default=None)
 
 
 class IntegrityViolation(Exception):

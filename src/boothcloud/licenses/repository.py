@@ -11,7 +11,7 @@ from boothcloud.customers.repository import COLUMNS as CUSTOMER_COLUMNS
 from boothcloud.db.base import Database, Row, Statement
 from boothcloud.errors import Conflict, register_constraint
 from boothcloud.licenses.keys import normalize_license_key, secrets_equal
-from boothcloud.timeutil import from_db, utcnow
+from boothcloud.timeutil import from_db, to_db, utcnow
 
 register_constraint(
     "license_activations.customer_id, license_activations.fingerprint",
@@ -58,6 +58,21 @@ def license_problem(row: Row) -> str | None:
     if expires_at is not None and from_db(expires_at) <= utcnow():
         return "EXPIRED"
     return None
+
+
+def usable_check(customer_id: str, key: str) -> Statement:
+    """`license_problem` as one SQL statement, for booth auth that rides along with a
+    route's first call (`auth.require_caller_pipelined`): it answers a row when `key` is
+    this customer's and the license is usable now, and otherwise fails (SQLite's `json()`
+    refuses the malformed text), so the atomic batch it leads applies nothing. The same
+    rule as `license_problem`: not suspended, and no expiry at or before now."""
+    return Statement(
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM customers WHERE id = ? AND license_key = ? "
+        "AND license_status IS NOT 'suspended' AND (license_expires_at IS NULL "
+        "OR julianday(license_expires_at) > julianday(?))) "
+        "THEN 1 ELSE json('license not usable') END AS usable",
+        (customer_id, normalize_license_key(key), to_db(utcnow())),
+    )
 
 
 async def find_activation(db: Database, customer_id: str, fingerprint: str) -> Row | None:

@@ -148,13 +148,20 @@ async def update(
     return result.first()
 
 
-def _requeue(cutoff: str, customer_id: str | None) -> Statement:
+def _requeue(cutoff: str, customer_id: str | None, printer_id: str | None = None) -> Statement:
+    """Photos printing since before `cutoff` back to pending: everyone's, one customer's,
+    or (`printer_id`, for a claim) one customer's only when that printer is theirs."""
     scope = "customer_id = ? AND " if customer_id is not None else ""
+    params: list[Any] = [customer_id, cutoff] if customer_id is not None else [cutoff]
+    owned = ""
+    if printer_id is not None:
+        owned = " AND EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?)"
+        params += [printer_id, customer_id]
     return Statement(
         "UPDATE photos SET print_status = 'pending', claimed_at = NULL, "
         f"updated_at = datetime('now') WHERE {scope}print_status = 'printing' "
-        "AND claimed_at < ?",
-        [customer_id, cutoff] if customer_id is not None else [cutoff],
+        f"AND claimed_at < ?{owned}",
+        params,
     )
 
 
@@ -186,13 +193,24 @@ def claim_statement(printer_id: str, customer_id: str) -> Statement:
     )
 
 
-async def claim(db: Database, printer_id: str, customer_id: str, cutoff: str) -> Row | None:
+async def claim(
+    db: Database, printer_id: str, customer_id: str, cutoff: str
+) -> tuple[Row | None, bool]:
     """Requeue the customer's stuck prints, then claim (`claim_statement`): one atomic
-    batch, never the same photo twice, never one without its object."""
+    batch, never the same photo twice, never one without its object. Answers the photo
+    and whether the printer is the customer's; both statements act only if it is, so the
+    whole claim is one round trip on D1."""
     results = await db.batch(
-        [_requeue(cutoff, customer_id), claim_statement(printer_id, customer_id)]
+        [
+            _requeue(cutoff, customer_id, printer_id),
+            claim_statement(printer_id, customer_id),
+            Statement(
+                "SELECT 1 AS found FROM printers WHERE id = ? AND customer_id = ?",
+                (printer_id, customer_id),
+            ),
+        ]
     )
-    return results[-1].first()
+    return results[1].first(), bool(results[2].rows)
 
 
 async def delete(db: Database, photo_id: str) -> Row | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from boothcloud.auth import CallerDep, OperatorDep
+from boothcloud.auth import OperatorDep, PipelinedCallerDep
 from boothcloud.deps import DbDep, SettingsDep, StoreDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/photos", tags=["photos"])
     },
 )
 async def create_photo(
-    body: PhotoCreate, db: DbDep, store: StoreDep, settings: SettingsDep, caller: CallerDep
+    body: PhotoCreate, db: DbDep, store: StoreDep, settings: SettingsDep, caller: PipelinedCallerDep
 ) -> Response:
     photo, created = await service.create(db, store, settings, caller, body)
     return respond(photo, 201 if created else 200, {"Location": f"/api/photos/{photo.id}"})
@@ -44,7 +44,7 @@ async def create_photo(
 )
 async def list_photos(
     db: DbDep,
-    caller: CallerDep,
+    caller: PipelinedCallerDep,
     filters: Annotated[PhotoFilters, Query()],
     customer_id: Annotated[
         Ref | None, Query(description="Operator only; a booth sees its own.")
@@ -66,7 +66,7 @@ async def list_photos(
     responses=problems(401, 403, 404),
 )
 async def get_photo(
-    photo_id: str, db: DbDep, store: StoreDep, settings: SettingsDep, caller: CallerDep
+    photo_id: str, db: DbDep, store: StoreDep, settings: SettingsDep, caller: PipelinedCallerDep
 ) -> Response:
     return respond(await service.get(db, store, settings, caller, photo_id))
 
@@ -77,7 +77,9 @@ async def get_photo(
     summary="Change print status (valid transitions only) or the assigned printer",
     responses=problems(400, 401, 403, 404, 409, 413, 422),
 )
-async def patch_photo(photo_id: str, body: PhotoPatch, db: DbDep, caller: CallerDep) -> Response:
+async def patch_photo(
+    photo_id: str, body: PhotoPatch, db: DbDep, caller: PipelinedCallerDep
+) -> Response:
     return respond(await service.patch(db, caller, photo_id, body))
 
 
@@ -93,7 +95,7 @@ async def patch_photo(photo_id: str, body: PhotoPatch, db: DbDep, caller: Caller
     responses=problems(401, 403, 404, 409, 502),
 )
 async def confirm_upload(
-    photo_id: str, db: DbDep, store: StoreDep, settings: SettingsDep, caller: CallerDep
+    photo_id: str, db: DbDep, store: StoreDep, settings: SettingsDep, caller: PipelinedCallerDep
 ) -> Response:
     return respond(await service.confirm_upload(db, store, settings, caller, photo_id))
 

@@ -307,9 +307,11 @@ async def claim(
     db: Database, store: ObjectStore, settings: Settings, caller: Caller, printer_id: str
 ) -> Photo | None:
     assert caller.customer_id is not None
-    if not await printers.exists(db, printer_id, caller.customer_id):
+    row, printer_found = await repository.claim(
+        db, printer_id, caller.customer_id, stuck_cutoff(settings)
+    )
+    if not printer_found:
         raise NotFound(f"printer {printer_id} not found")
-    row = await repository.claim(db, printer_id, caller.customer_id, stuck_cutoff(settings))
     if row is None:
         return None
     return _photo(row, download_url=_presign_get(store, settings, str(row["r2_key"])))

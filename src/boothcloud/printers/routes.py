@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from boothcloud.auth import BoothDep, CallerDep
+from boothcloud.auth import CallerDep, PipelinedBoothDep, PipelinedCallerDep
 from boothcloud.deps import DbDep, SettingsDep, StoreDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/printers", tags=["printers"])
     summary="Register a printer (a customer's first one becomes the default)",
     responses=problems(400, 401, 403, 409, 413, 422),
 )
-async def create_printer(body: PrinterCreate, db: DbDep, caller: CallerDep) -> Response:
+async def create_printer(body: PrinterCreate, db: DbDep, caller: PipelinedCallerDep) -> Response:
     printer = await service.create(db, caller, body)
     return respond(printer, 201, {"Location": f"/api/printers/{printer.id}"})
 
@@ -41,7 +41,7 @@ async def create_printer(body: PrinterCreate, db: DbDep, caller: CallerDep) -> R
 )
 async def list_printers(
     db: DbDep,
-    caller: CallerDep,
+    caller: PipelinedCallerDep,
     customer_id: Annotated[
         Ref | None, Query(description="Operator only; a booth sees its own.")
     ] = None,
@@ -59,7 +59,7 @@ async def list_printers(
     summary="Get a printer",
     responses=problems(401, 403, 404),
 )
-async def get_printer(printer_id: str, db: DbDep, caller: CallerDep) -> Response:
+async def get_printer(printer_id: str, db: DbDep, caller: PipelinedCallerDep) -> Response:
     return respond(await service.get(db, caller, printer_id))
 
 
@@ -93,7 +93,7 @@ async def delete_printer(printer_id: str, db: DbDep, caller: CallerDep) -> Respo
     responses={204: {"description": "No photo is waiting"}, **problems(401, 403, 404)},
 )
 async def claim_photo(
-    printer_id: str, db: DbDep, store: StoreDep, settings: SettingsDep, caller: BoothDep
+    printer_id: str, db: DbDep, store: StoreDep, settings: SettingsDep, caller: PipelinedBoothDep
 ) -> Response:
     photo = await photo_service.claim(db, store, settings, caller, printer_id)
     return Response(status_code=204) if photo is None else respond(photo)

@@ -1,0 +1,117 @@
+"""Bridge round trips per hot route on D1, counted (not timed): each is one call.
+
+Every D1 statement call is an HTTP round trip to the bridge (on Cloudflare, a trip to the
+Worker's region), so a route's latency is its round trips times that trip. The hot routes
+of a booth (booth auth plus the route's read or write) make one call once the process has
+seen the booth's key (`auth.require_caller_pipelined`): the license check rides in the
+same atomic batch as the route's first statement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from boothcloud.db.d1 import D1Database
+from boothcloud.deps import Services
+from tests.conftest import ADMIN, create_customer, license_auth
+from tests.db.test_d1_app import app_bridge, settings  # noqa: F401  (fixtures: D1 app)
+
+pytestmark = pytest.mark.d1
+
+
+async def trips(
+    services: Services, client: httpx.AsyncClient, method: str, url: str, **kw: Any
+) -> tuple[int, httpx.Response]:
+    db = services.db
+    assert isinstance(db, D1Database)
+    before = db.round_trips
+    response = await client.request(method, url, **kw)
+    return db.round_trips - before, response
+
+
+async def test_hot_routes_make_one_round_trip(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    customer = await create_customer(client)
+    booth = license_auth(customer["license_key"])
+    # The process learns the key on the booth's first request (full lookup: two trips).
+    first, printer = await trips(
+        services,
+        client,
+        "POST",
+        "/api/printers",
+        json={"name": "P1", "type": "dye-sublimation", "connection_type": "usb"},
+        headers=booth,
+    )
+    assert (first, printer.status_code) == (2, 201), printer.text
+    printer_id = printer.json()["id"]
+    # A key that stopped working is refused on the check riding along (plus the lookup
+    # that words the refusal), and nothing was written.
+    suspended = await create_customer(client)
+    other = license_auth(suspended["license_key"])
+    assert (await client.get("/api/photos", headers=other)).status_code == 200
+    patched = await client.patch(
+        f"/api/customers/{suspended['id']}", json={"license_status": "suspended"}, headers=ADMIN
+    )
+    assert patched.status_code == 200, patched.text
+    count, response = await trips(services, client, "POST", "/api/photos", json={}, headers=other)
+    assert (count, response.status_code) == (2, 403), response.text
+    listed = await client.get(f"/api/photos?customer_id={suspended['id']}", headers=ADMIN)
+    assert listed.json()["items"] == []
+    # Refused before any statement (a bad body): the license still answers first.
+    assert (await client.get("/api/photos", headers=other)).status_code == 403
+    await client.patch(
+        f"/api/customers/{suspended['id']}", json={"license_status": "active"}, headers=ADMIN
+    )
+    assert (await client.get("/api/photos", headers=other)).status_code == 200  # learned again
+    await client.patch(
+        f"/api/customers/{suspended['id']}", json={"license_status": "suspended"}, headers=ADMIN
+    )
+    bad = await client.post("/api/photos", json={"printer_id": 5}, headers=other)
+    assert bad.status_code == 403, bad.text
+
+    count, response = await trips(
+        services, client, "GET", f"/api/customers/{customer['id']}", headers=booth
+    )
+    assert (count, response.status_code) == (1, 200)
+    count, response = await trips(services, client, "POST", "/api/photos", json={}, headers=booth)
+    assert (count, response.status_code) == (1, 201), response.text
+    photo = response.json()
+    count, response = await trips(services, client, "GET", "/api/photos", headers=booth)
+    assert (count, response.status_code) == (1, 200)
+    assert [p["id"] for p in response.json()["items"]] == [photo["id"]]
+    count, response = await trips(
+        services, client, "GET", f"/api/photos/{photo['id']}", headers=booth
+    )
+    assert (count, response.status_code) == (1, 200)
+    count, response = await trips(
+        services, client, "POST", f"/api/printers/{printer_id}/claim", headers=booth
+    )
+    assert (count, response.status_code) == (1, 204)  # nothing uploaded yet
+    count, response = await trips(services, client, "GET", "/api/printers", headers=booth)
+    assert (count, response.status_code) == (1, 200)
+    count, response = await trips(
+        services,
+        client,
+        "POST",
+        "/api/printers",
+        json={"name": "P2", "type": "inkjet", "connection_type": "usb"},
+        headers=booth,
+    )
+    assert (count, response.status_code) == (1, 201), response.text
+
+
+async def test_a_client_out_of_failures_is_refused_with_a_remembered_key(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    customer = await create_customer(client)
+    booth = license_auth(customer["license_key"])
+    assert (await client.get("/api/photos", headers=booth)).status_code == 200  # learned
+    wrong = license_auth("pb-wrong-key")
+    for _ in range(services.settings.auth_failure_limit_per_minute):
+        assert (await client.get("/api/photos", headers=wrong)).status_code == 401
+    count, refused = await trips(services, client, "GET", "/api/photos", headers=booth)
+    assert (count, refused.status_code) == (0, 429)
