@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from boothcloud.db.dump import DUMP_HEADER, MAX_STATEMENT_BYTES
+from boothcloud.db.dump import DUMP_HEADER, MAX_STATEMENT_BYTES, InsertStatement
 
 _NAME = r"(\"(?:[^\"]|\"\")+\"|`[^`]+`|\[[^\]]+\]|'(?:[^']|'')+'|[^\s(\"'`\[;]+)"
 _CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?" + _NAME, re.I)
@@ -163,12 +163,13 @@ _ONE_ROW_PREFIX = re.compile(r'INSERT INTO "(?:[^"]|"")+" VALUES\(')
 
 
 class InsertPacker:
-    """Turn `Database.dump()`'s one-row INSERTs into multi-row INSERTs within D1's limit.
+    """Turn one-row INSERTs (D1's dump) into multi-row INSERTs within D1's limit.
 
     Consecutive rows of one table share one `INSERT INTO "t" VALUES(..),(..);` of at most
     `limit` bytes: a tenth of the statements for SQLite to parse on restore and far fewer
     lines to split, with the same import into `sqlite3` and `wrangler d1 execute`. Rows
-    are counted on the way (the manifest's counts), any other statement passes unchanged.
+    are counted on the way (the manifest's counts); an `InsertStatement` (the SQLite
+    dump's, packed already) and any other statement pass unchanged.
     """
 
     def __init__(self, out: list[str], limit: int = MAX_STATEMENT_BYTES) -> None:
@@ -182,6 +183,13 @@ class InsertPacker:
         self._size = 0  # bytes of the open statement with its separators
 
     def add(self, statement: str) -> None:
+        if isinstance(statement, InsertStatement):  # packed already, rows counted
+            self.flush()
+            if not is_internal_table(statement.table):
+                tables = self.stats.tables
+                tables[statement.table] = tables.get(statement.table, 0) + statement.rows
+            self._count(statement)
+            return
         if not (self._prefix and statement.startswith(self._prefix)):
             self.flush()
             match = _ONE_ROW_PREFIX.match(statement)
@@ -211,10 +219,12 @@ class InsertPacker:
         self._prefix, self._table = "", None
 
     def _emit(self) -> None:
-        statement = self._prefix[:-1] + ",".join(self._rows) + ";"
+        self._count(self._prefix[:-1] + ",".join(self._rows) + ";")
+        self._rows.clear()
+        self._size = self._base
+
+    def _count(self, statement: str) -> None:
         if self.stats.first_statement is None:
             self.stats.first_statement = statement
         self.stats.statements += 1
         self._out.append(statement)
-        self._rows.clear()
-        self._size = self._base

@@ -19,6 +19,20 @@ FETCH_ROWS = 1_000
 MAX_PRINTF_COLUMNS = 100  # SQLite functions take at most 127 arguments
 
 
+class InsertStatement(str):
+    """A multi-row `INSERT` that also says which table and how many rows it holds, so the
+    backup counts rows without parsing; to anything else it is a plain `str`."""
+
+    table: str
+    rows: int
+
+    def __new__(cls, text: str, table: str, rows: int) -> InsertStatement:
+        statement = super().__new__(cls, text)
+        statement.table = table
+        statement.rows = rows
+        return statement
+
+
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -111,46 +125,55 @@ def _expected_sql(column: str, affinity: str) -> tuple[str, str, str]:
     return "%s", f"quote({column})", finite
 
 
-def _row_sql(prefix: str, columns: list[tuple[str, str]]) -> str:
-    """SQL that renders a row as one whole `INSERT` statement, in SQLite's C code.
+def _row_sql(columns: list[tuple[str, str]]) -> str:
+    """SQL that renders a row as its `(v1,v2,...)` tuple of literals, in SQLite's C code.
 
     Rows holding only what their columns normally hold take one `printf()`; any other row
     (a blob in a TEXT column, an infinity) falls back to `quote()` per value.
     """
     names = [quote_identifier(name) for name, _ in columns]
-    general = " || ',' || ".join(_literal_sql(name) for name in names)
-    slow = f"{_text(prefix)} || {general} || ');'"
+    slow = "'(' || " + " || ',' || ".join(_literal_sql(name) for name in names) + " || ')'"
     if len(columns) > MAX_PRINTF_COLUMNS:
         return slow
     parts = [_expected_sql(name, _affinity(t)) for name, (_, t) in zip(names, columns, strict=True)]
-    template = prefix.replace("%", "%%") + ",".join(f for f, _, _ in parts) + ");"
+    template = "(" + ",".join(f for f, _, _ in parts) + ")"
     arguments = ", ".join(a for _, a, _ in parts)
     expected = " AND ".join(c for _, _, c in parts)
     return f"CASE WHEN {expected} THEN printf({_text(template)}, {arguments}) ELSE {slow} END"
 
 
-def _rows(conn: sqlite3.Connection, table: str) -> Iterator[str]:
-    """One `INSERT` per row, its text built by SQLite: Python only passes strings on.
+def _rows(conn: sqlite3.Connection, table: str) -> Iterator[InsertStatement]:
+    """The table's rows as multi-row INSERTs of at most `MAX_STATEMENT_BYTES` (D1's limit),
+    the literals rendered by SQLite: Python only joins strings.
 
     A carriage return becomes `'||char(13)||'` (the sqlite3 shell reads `\\r\\n` as a line
     end and drops the `\\r`); rendered values hold one only inside a string literal.
     """
     columns = conn.execute(f"SELECT name, type FROM pragma_table_info({_text(table)})")
     names = [(str(n), str(t)) for n, t in columns.fetchall()]
-    prefix = f"INSERT INTO {quote_identifier(table)} VALUES("
-    cursor = conn.execute(f"SELECT {_row_sql(prefix, names)} FROM {quote_identifier(table)}")
+    prefix = f"INSERT INTO {quote_identifier(table)} VALUES"
+    room = MAX_STATEMENT_BYTES - len(prefix.encode()) - 1  # and the closing `;`
+    cursor = conn.execute(f"SELECT {_row_sql(names)} FROM {quote_identifier(table)}")
     cursor.row_factory = None  # plain tuples, whatever the connection's factory
-    while rows := cursor.fetchmany(FETCH_ROWS):
-        for (statement,) in rows:
-            if "\r" in statement:
-                statement = statement.replace("\r", "'||char(13)||'")
-            size = len(statement) if statement.isascii() else len(statement.encode())
-            if size > MAX_STATEMENT_BYTES:
+    rows: list[str] = []
+    size = -1  # no comma before the first row
+    while fetched := cursor.fetchmany(FETCH_ROWS):
+        for (row,) in fetched:
+            if "\r" in row:
+                row = row.replace("\r", "'||char(13)||'")
+            length = len(row) if row.isascii() else len(row.encode())
+            if length > room:
                 raise ValueError(
                     f"a row of {table} needs a statement over {MAX_STATEMENT_BYTES} bytes, "
                     "which D1 cannot import"
                 )
-            yield statement
+            if size + 1 + length > room:
+                yield InsertStatement(prefix + ",".join(rows) + ";", table, len(rows))
+                rows, size = [], -1
+            rows.append(row)
+            size += 1 + length
+    if rows:
+        yield InsertStatement(prefix + ",".join(rows) + ";", table, len(rows))
 
 
 def _text(value: str) -> str:
