@@ -300,17 +300,17 @@ def report(rounds: list[dict[str, Any]], stalls: dict[str, Any]) -> str:
     )
     correct = [r["restore"]["correct"] for r in rounds]
     lines.append(f"restores correct (rows and .sha3sum per table equal, integrity ok): {correct}")
-    if stalls:
-        lines += [
-            "",
-            "| writer (a commit every 10 ms) | commits | median | p99 | worst | WAL peak |",
-        ]
-        lines.append("|---|---|---|---|---|---|")
-        for case, s in stalls.items():
-            lines.append(
-                f"| {case} | {s['commits']} | {s['median_ms']:.1f} ms | {s['p99_ms']:.1f} ms | "
-                f"{s['worst_ms']:.1f} ms | {s['wal_peak_mb']:.1f} MB |"
-            )
+    return "\n".join([*lines, "", report_stalls(stalls)] if stalls else lines)
+
+
+def report_stalls(stalls: dict[str, Any]) -> str:
+    lines = ["| writer, a commit every 10 ms | commits | median | p99 | worst | WAL peak |"]
+    lines.append("|---|---|---|---|---|---|")
+    for case, s in stalls.items():
+        lines.append(
+            f"| {case} | {s['commits']} | {s['median_ms']:.1f} ms | {s['p99_ms']:.1f} ms | "
+            f"{s['worst_ms']:.1f} ms | {s['wal_peak_mb']:.1f} MB |"
+        )
     return "\n".join(lines)
 
 
@@ -327,20 +327,21 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=1_000_000)
     parser.add_argument("--writer-seconds", type=float, default=5.0)
     parser.add_argument("--skip-writer", action="store_true")
+    parser.add_argument("--only-writer", action="store_true", help="just the writer stalls")
     args = parser.parse_args()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     name = f"backup-bench-{args.customers}-{args.payments}-{args.photos}.db"
     print(f"building or reusing bench/results/{name} ...", flush=True)
     database = build(RESULTS / name, args.customers, args.payments, args.photos)
-    source_facts = table_facts(database)
+    source_facts = {} if args.only_writer else table_facts(database)
     rounds = []
     with tempfile.TemporaryDirectory(prefix="boothcloud-bench-backup-", dir=RESULTS) as tmp:
         work = Path(tmp)
-        for number in range(1, args.rounds + 1):
+        for number in range(1, 0 if args.only_writer else args.rounds + 1):
             rounds.append(one_round(number, database, work, source_facts))
             print(f"round {number}: {json.dumps(rounds[-1])}", flush=True)
         stalls = {} if args.skip_writer else writer_stalls(database, work, args.writer_seconds)
-    table = report(rounds, stalls)
+    table = report(rounds, stalls) if rounds else report_stalls(stalls)
     print(table)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     record = {

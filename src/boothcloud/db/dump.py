@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 DUMP_HEADER = "PRAGMA defer_foreign_keys=TRUE;"
 MAX_STATEMENT_BYTES = 100_000
-FETCH_ROWS = 1_000
 MAX_PRINTF_COLUMNS = 100  # SQLite functions take at most 127 arguments
 
 
@@ -157,21 +156,20 @@ def _rows(conn: sqlite3.Connection, table: str) -> Iterator[InsertStatement]:
     cursor.row_factory = None  # plain tuples, whatever the connection's factory
     rows: list[str] = []
     size = -1  # no comma before the first row
-    while fetched := cursor.fetchmany(FETCH_ROWS):
-        for (row,) in fetched:
-            if "\r" in row:
-                row = row.replace("\r", "'||char(13)||'")
-            length = len(row) if row.isascii() else len(row.encode())
-            if length > room:
-                raise ValueError(
-                    f"a row of {table} needs a statement over {MAX_STATEMENT_BYTES} bytes, "
-                    "which D1 cannot import"
-                )
-            if size + 1 + length > room:
-                yield InsertStatement(prefix + ",".join(rows) + ";", table, len(rows))
-                rows, size = [], -1
-            rows.append(row)
-            size += 1 + length
+    for (row,) in cursor:  # one row at a time: memory holds one statement, whatever the rows
+        if "\r" in row:
+            row = row.replace("\r", "'||char(13)||'")
+        length = len(row) if row.isascii() else len(row.encode())
+        if length > room:
+            raise ValueError(
+                f"a row of {table} needs a statement over {MAX_STATEMENT_BYTES} bytes, "
+                "which D1 cannot import"
+            )
+        if size + 1 + length > room:
+            yield InsertStatement(prefix + ",".join(rows) + ";", table, len(rows))
+            rows, size = [], -1
+        rows.append(row)
+        size += 1 + length
     if rows:
         yield InsertStatement(prefix + ",".join(rows) + ";", table, len(rows))
 
