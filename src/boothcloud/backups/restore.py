@@ -41,7 +41,7 @@ from boothcloud.db.dump import quote_identifier
 from boothcloud.storage import ObjectStore
 
 CHUNK_CHARS = 4 << 20  # a foreign dump's statements per executescript call
-CACHE_KIB = 32 << 10  # SQLite's page cache while loading: index builds sort in it
+CACHE_KIB = 16 << 10  # SQLite's page cache while loading: index builds sort in it
 SIDECARS = ("-journal", "-wal", "-shm")
 
 

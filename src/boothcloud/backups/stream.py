@@ -30,8 +30,8 @@ T = TypeVar("T")
 COMPRESS_LEVEL = 4
 BLOCKS_IN_FLIGHT = 2  # blocks queued for the compressing thread before the dump waits
 READ_BYTES = 1 << 20  # compressed bytes read at a time
-INFLATE_BYTES = 4 << 20  # decompressed bytes produced at a time
-STATEMENT_BLOCK_BYTES = 4 << 20  # whole statements handed to SQLite at a time
+INFLATE_BYTES = 1 << 20  # decompressed bytes produced at a time
+STATEMENT_BLOCK_BYTES = 2 << 20  # whole statements handed to SQLite at a time
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_WBITS = 31  # zlib's window bits for a gzip header and trailer
 # What a damaged or foreign byte stream raises while inflating and decoding.
@@ -91,7 +91,7 @@ class GzipUpload:
             self._thread.shutdown(wait=False)
 
 
-def prefetch(items: Iterator[T], depth: int = 4) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     """`items`, produced on a thread of their own up to `depth` ahead of the consumer."""
     slots: queue.Queue[tuple[bool, object]] = queue.Queue(depth)
     stop = threading.Event()
