@@ -14,6 +14,7 @@ from boothcloud.backups.sqltext import is_internal_table, split_statements
 from boothcloud.deps import Services
 from boothcloud.storage.local import LocalStore
 from tests.conftest import create_customer
+from tests.s3server import s3_server  # noqa: F401 - the session fixture (test_streaming)
 
 # Values a dump must carry unchanged: quotes, both newlines, `;` in text, NUL-free binary,
 # unicode, the largest integers, floats including infinities, NULL.

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from boothcloud.backups.sqltext import values_rows
 from boothcloud.db.base import Database, Statement
 from boothcloud.db.d1 import D1Database
 from boothcloud.db.migrate import MIGRATIONS_TABLE, discover, migrate, pending
@@ -143,9 +144,18 @@ async def test_boothcloud_dump_imports_into_local_d1(
                 ("act_1", "cus_1", "fp\nwith newline; and 'quotes'"),
             )
         ]
+        + [  # small rows: multi-row INSERTs of thousands of rows near D1's 100 KB limit
+            Statement(
+                "INSERT INTO license_activations (id, customer_id, fingerprint) VALUES (?, ?, ?)",
+                (f"act_many_{i}", f"cus_{i % 50}", f"fp{i}"),
+            )
+            for i in range(4_000)
+        ]
     )
     dump = tmp_path / "dump.sql"
-    dump.write_text("\n".join([s async for s in db.dump()]) + "\n")
+    statements = [s async for s in db.dump()]
+    assert max(values_rows(s) for s in statements) > 1_000  # really multi-row
+    dump.write_text("\n".join(statements) + "\n")
 
     persist = tmp_path / "d1"
     execute_file(persist, dump)
@@ -162,7 +172,7 @@ async def test_boothcloud_dump_imports_into_local_d1(
     got_counts, fingerprints, names, d1_schema = query_json(
         persist,
         counts,
-        "SELECT fingerprint FROM license_activations",
+        "SELECT fingerprint FROM license_activations WHERE id = 'act_1'",
         "SELECT name FROM customers WHERE id = 'cus_7'",
         SCHEMA,
     )

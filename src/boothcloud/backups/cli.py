@@ -155,8 +155,11 @@ def verify(key: Annotated[str, typer.Argument(help="Backup key, or a local dump 
             )
 
     report = _run(work)
-    checked = "checksum ok" if report.checksum_checked else "no manifest, checksum not checked"
-    out.print(f"ok {report.name}: {checked}, {report.statements} statements", highlight=False)
+    if report.checksum_checked:
+        checked = "checksum ok, gzip ok"
+    else:
+        checked = f"no manifest, checksum not checked, {report.statements} statements"
+    out.print(f"ok {report.name}: {checked}", highlight=False)
     out.print(f"  rows {_tables(report.tables)}", highlight=False)
 
 

@@ -1,14 +1,20 @@
 """Restore a dump into a new SQLite file, check it, and only then move it into place.
 
-The dump loads into a hidden file beside the target; `integrity_check`, `foreign_key_check`
-and the rows per table (against the manifest, or against the dump's own INSERTs for a
-foreign dump) must all pass before an atomic rename makes it the target. So a failed or
-interrupted restore leaves the target exactly as it was, and the restore stays atomic
-although it commits in chunks: each chunk of statements runs through `executescript`
-inside a `BEGIN ... COMMIT` we write ourselves (Python 3.11's `executescript` commits any
-open transaction first, so one transaction cannot span chunks), and the whole decompressed
-dump is never held in memory. Foreign keys are off while loading, because dumps list tables
-in creation order, not dependency order; `foreign_key_check` catches what they would have.
+The dump loads into a hidden file beside the target; its checksum, `integrity_check`,
+`foreign_key_check` and the rows per table (counted by SQLite, against the manifest, or
+against the dump's own INSERTs for a foreign dump) must all pass before an atomic rename
+makes it the target. So a failed or interrupted restore leaves the target exactly as it
+was (folders it had to create are removed again). That file is scratch until the rename,
+so it loads without a journal and without syncs (`journal_mode=OFF`, `synchronous=OFF`),
+then is synced once, whole.
+
+The dump streams in: blocks of whole statements (cut where SQLite's tokenizer says a
+statement ends, see `stream.statement_blocks`) run through `executescript` inside a
+`BEGIN ... COMMIT` we write ourselves (Python 3.11's `executescript` commits any open
+transaction first, so one transaction cannot span blocks). A foreign dump is split
+statement by statement instead, to count its rows and to skip the `BEGIN`/`COMMIT` that
+`sqlite3 .dump` writes. Foreign keys are off while loading, because dumps list tables in
+creation order, not dependency order; `foreign_key_check` catches what they would have.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +30,18 @@ from pathlib import Path
 from boothcloud.backups.base import BackupError, NoProgress, Progress
 from boothcloud.backups.source import (
     Source,
-    check_checksum,
+    check_blocks,
     describe_differences,
-    iter_statements,
     load_source,
+    read_checked,
+    scan_statements,
 )
 from boothcloud.backups.sqltext import DumpStats, is_internal_table, is_transaction_statement
 from boothcloud.db.dump import quote_identifier
 from boothcloud.storage import ObjectStore
 
-CHUNK_CHARS = 4 << 20  # statements per executescript call
+CHUNK_CHARS = 4 << 20  # a foreign dump's statements per executescript call
+CACHE_KIB = 16 << 10  # SQLite's page cache while loading: index builds sort in it
 SIDECARS = ("-journal", "-wal", "-shm")
 
 
@@ -42,7 +50,7 @@ class RestoreReport:
     source: str
     target: Path
     checksum_checked: bool
-    statements: int
+    statements: int | None  # None: a checksummed dump, loaded in blocks without parsing
     tables: dict[str, int]  # rows found in the restored file, all equal to the expected
 
 
@@ -71,9 +79,7 @@ async def restore_backup(
 ) -> RestoreReport:
     progress = progress or NoProgress()
     check_target(target, live_path, force=force)
-    progress.start("Downloading", None)
     source = await load_source(store, name)
-    check_checksum(source)
     return await asyncio.to_thread(restore_file, source, target, progress)
 
 
@@ -82,17 +88,28 @@ def _remove(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
+def _make_folders(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; return those created, deepest first."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
 def restore_file(source: Source, target: Path, progress: Progress) -> RestoreReport:
-    target.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_folders(target.parent)
     temporary = target.with_name(f".{target.name}.restoring-{os.getpid()}")
     _remove(temporary)
     conn = sqlite3.connect(str(temporary), isolation_level=None)
     try:
-        stats = _load(conn, source, progress)
+        for pragma in ("foreign_keys = OFF", "journal_mode = OFF", "synchronous = OFF"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        stats, _ = read_checked(source, progress, lambda texts: _load(conn, source, texts))
         progress.start("Checking", None)
         tables = _check(conn, source, stats)
         conn.execute("PRAGMA journal_mode = WAL")  # what boothcloud runs on
         conn.close()
+        _sync(temporary)
         for suffix in SIDECARS:  # a stale WAL beside the target would corrupt the new file
             Path(f"{target}{suffix}").unlink(missing_ok=True)
         temporary.replace(target)
@@ -100,39 +117,53 @@ def restore_file(source: Source, target: Path, progress: Progress) -> RestoreRep
         with suppress(sqlite3.Error):
             conn.close()
         _remove(temporary)
+        for folder in created:
+            with suppress(OSError):
+                folder.rmdir()
         raise
-    return RestoreReport(source.name, target, source.manifest is not None, stats.statements, tables)
+    checked = source.manifest is not None
+    statements = None if checked else stats.statements
+    return RestoreReport(source.name, target, checked, statements, tables)
 
 
-def _chunks(statements: Iterator[str], stats: DumpStats) -> Iterator[list[str]]:
+def _sync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _chunks(statements: Iterator[str]) -> Iterator[str]:
     chunk: list[str] = []
     size = 0
     for statement in statements:
-        stats.add(statement)
         if is_transaction_statement(statement):
             continue  # `sqlite3 .dump` brackets its dump; we own the transaction
         chunk.append(statement)
         size += len(statement)
         if size >= CHUNK_CHARS:
-            yield chunk
+            yield "\n".join(chunk)
             chunk, size = [], 0
     if chunk:
-        yield chunk
+        yield "\n".join(chunk)
 
 
-def _load(conn: sqlite3.Connection, source: Source, progress: Progress) -> DumpStats:
-    conn.execute("PRAGMA foreign_keys = OFF")
+def _load(conn: sqlite3.Connection, source: Source, texts: Iterable[bytes]) -> DumpStats:
+    """Run the dump's statements; the rows a foreign dump's INSERTs add are counted."""
     stats = DumpStats()
-    done = 0
-    for chunk in _chunks(iter_statements(source.data, progress), stats):
+    blocks = (
+        check_blocks(source.name, texts)
+        if source.manifest is not None
+        else _chunks(scan_statements(texts, stats))
+    )
+    for number, block in enumerate(blocks, 1):
         try:
-            conn.executescript("BEGIN IMMEDIATE;\n" + "\n".join(chunk) + "\nCOMMIT;")
+            conn.executescript("BEGIN;\n" + block + "\nCOMMIT;")
         except (sqlite3.Error, ValueError) as error:  # ValueError: a NUL in the SQL text
-            first = done + 1
             raise BackupError(
-                f"restoring {source.name} failed in statements {first}-{done + len(chunk)}: {error}"
+                f"restoring {source.name} failed in block {number} of its statements: {error}"
             ) from None
-        done += len(chunk)
     return stats
 
 

@@ -1,27 +1,25 @@
 """Take, list and prune backups.
 
-A backup streams `Database.dump()` (one read snapshot, writers carry on) through gzip into
-a temporary file, counting rows per table from the very statements it writes, so the
-counts describe exactly the snapshot in the dump. Compression and counting run on a worker
-thread one chunk at a time; only the compressed bytes are ever held whole, once, for the
-store's `put`. The dump object is written first and its `.json` manifest second: a backup
-without a manifest is unfinished, is not listed, and is cleaned up by retention.
+A backup streams `Database.dump()` (one read snapshot, writers carry on) into the store:
+one-row INSERTs are packed into multi-row ones (`InsertPacker`, which also counts rows per
+table, so the counts describe exactly the snapshot in the dump), and blocks of text go to
+a second thread that gzips, hashes and uploads them in parts (`GzipUpload`). Nothing is
+held whole, so memory stays flat however large the database. The dump object is written
+first and its `.json` manifest second: a backup without a manifest is unfinished, is not
+listed, and is cleaned up by retention.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
-import hashlib
 import logging
-import tempfile
 from datetime import datetime, timedelta
-from typing import IO
 
 from boothcloud.backups import naming
 from boothcloud.backups.base import NoProgress, Progress
 from boothcloud.backups.schemas import Backup
-from boothcloud.backups.sqltext import DumpStats, is_internal_table
+from boothcloud.backups.sqltext import DumpStats, InsertPacker, is_internal_table
+from boothcloud.backups.stream import GzipUpload
 from boothcloud.db.base import Database
 from boothcloud.db.dump import quote_identifier
 from boothcloud.storage import ObjectStore
@@ -29,25 +27,8 @@ from boothcloud.timeutil import utcnow
 
 log = logging.getLogger("boothcloud.backups")
 
-FLUSH_CHARS = 1 << 20  # statements handed to the compressing thread per hop
+BLOCK_CHARS = 1 << 20  # dump text handed to the compressing thread at a time
 _reserved: set[str] = set()  # keys being written by this process right now
-
-
-class _HashingSink:
-    """The file gzip writes into, hashing and counting the compressed bytes on the way."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self.file = file
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.sha256.update(data)
-        self.size += len(data)
-        return self.file.write(data)
-
-    def flush(self) -> None:
-        self.file.flush()
 
 
 async def create_backup(
@@ -64,19 +45,19 @@ async def create_backup(
     moment = await _free_moment(store, now or utcnow())
     key = naming.dump_key(moment)
     try:
-        with tempfile.TemporaryFile(prefix="boothcloud-backup-") as spool:
-            sink = _HashingSink(spool)
-            progress.start("Dumping", total)
-            stats = await _dump_into(db, sink, progress)
-            spool.seek(0)
-            data = await asyncio.to_thread(spool.read)
-        progress.start("Uploading", None)
-        await store.put(key, data, "application/gzip")
-        del data
+        writer = await asyncio.to_thread(store.open_writer, key, "application/gzip")
+        upload = GzipUpload(writer)
+        progress.start("Dumping", total)
+        try:
+            stats = await _dump_into(db, upload, progress)
+            await upload.commit()
+        except BaseException:
+            await upload.abort()
+            raise
         backup = Backup(
             key=key,
-            size=sink.size,
-            sha256=sink.sha256.hexdigest(),
+            size=upload.size,
+            sha256=upload.sha256.hexdigest(),
             tables=stats.tables,
             created_at=moment,
         )
@@ -105,35 +86,38 @@ async def _free_moment(store: ObjectStore, moment: datetime) -> datetime:
         moment += timedelta(seconds=1)
 
 
-async def _dump_into(db: Database, sink: _HashingSink, progress: Progress) -> DumpStats:
-    stats = DumpStats()
-    gz = gzip.GzipFile(fileobj=sink, mode="wb", mtime=0)
-    chunk: list[str] = []
-    size = 0
+async def _dump_into(db: Database, upload: GzipUpload, progress: Progress) -> DumpStats:
+    out: list[str] = []
+    packer = InsertPacker(out)
+    reported = chars = 0
 
-    def flush(statements: list[str]) -> None:
-        before = stats.rows
-        for statement in statements:
-            stats.add(statement)
-        gz.write(("\n".join(statements) + "\n").encode())
-        progress.advance(stats.rows - before)
+    async def send() -> None:
+        nonlocal reported, chars
+        out.append("")  # the last statement's line end
+        block = "\n".join(out).encode()
+        out.clear()
+        chars = 0
+        await upload.send(block)
+        progress.advance(packer.stats.rows - reported)
+        reported = packer.stats.rows
 
     stream = db.dump()
     try:
         async for statement in stream:
-            chunk.append(statement)
-            size += len(statement)
-            if size >= FLUSH_CHARS:
-                await asyncio.to_thread(flush, chunk)
-                chunk, size = [], 0
+            before = len(out)
+            packer.add(statement)
+            if len(out) != before:
+                chars += sum(len(s) for s in out[before:])
+                if chars >= BLOCK_CHARS:
+                    await send()
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
-    if chunk:
-        await asyncio.to_thread(flush, chunk)
-    await asyncio.to_thread(gz.close)
-    return stats
+    packer.flush()
+    if out:
+        await send()
+    return packer.stats
 
 
 async def _estimate_rows(db: Database) -> int | None:

@@ -27,7 +27,8 @@ from boothcloud.db.writer import BUSY_TIMEOUT_MS, SQLiteWriter
 T = TypeVar("T")
 Synchronous = Literal["NORMAL", "FULL"]
 DEFAULT_WAL_MAX_BYTES = 64 * 1024 * 1024
-DUMP_CHUNK = 500  # statements fetched per hop to the reader thread
+DUMP_CHUNK = 500  # statements fetched per hop to the reader thread, at most
+DUMP_CHUNK_CHARS = 1 << 20  # and about this much text (multi-row INSERTs are ~100 KB)
 
 
 def _one(cursor: sqlite3.Cursor) -> Row | None:
@@ -46,6 +47,18 @@ def _all(cursor: sqlite3.Cursor) -> list[Row]:
         return []
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _chunk(statements: Iterator[str]) -> list[str]:
+    """The next statements of a dump, up to `DUMP_CHUNK` of them or `DUMP_CHUNK_CHARS`."""
+    chunk: list[str] = []
+    size = 0
+    for statement in islice(statements, DUMP_CHUNK):
+        chunk.append(statement)
+        size += len(statement)
+        if size >= DUMP_CHUNK_CHARS:
+            break
+    return chunk
 
 
 def connect(
@@ -165,9 +178,7 @@ class SQLiteDatabase:
         try:
             await self._run(self._reader_pool, lambda: conn.execute("BEGIN"))
             statements: Iterator[str] = iter_dump(conn)
-            while chunk := await self._run(
-                self._reader_pool, lambda: list(islice(statements, DUMP_CHUNK))
-            ):
+            while chunk := await self._run(self._reader_pool, lambda: _chunk(statements)):
                 for statement in chunk:
                     yield statement
         finally:

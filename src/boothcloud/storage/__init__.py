@@ -13,6 +13,29 @@ from datetime import datetime
 from typing import Protocol
 
 CHUNK_BYTES = 256 * 1024  # what `ObjectStore.stream` yields at a time
+PART_BYTES = 8 * 1024 * 1024  # a multipart upload's part (R2 wants equal parts but the last)
+
+
+class ObjectReader(Protocol):
+    """A stored object read from the start in pieces (blocking: use it on a worker thread)."""
+
+    def read(self, size: int) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class ObjectWriter(Protocol):
+    """An object written in pieces and published whole by `commit`, or never (`abort`).
+
+    Blocking, like a file: backups write from a worker thread. Nothing is visible under the
+    key before `commit`, and memory stays at a few parts however large the object.
+    """
+
+    def write(self, data: bytes) -> int: ...
+
+    def commit(self) -> ObjectInfo: ...
+
+    def abort(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +54,14 @@ class ObjectStore(Protocol):
 
     def stream(self, key: str) -> AsyncIterator[bytes]:
         """The object in chunks (KeyError when missing), never whole in memory."""
+        ...
+
+    def open_reader(self, key: str) -> ObjectReader:
+        """The object as a blocking stream (KeyError when missing); call on a thread."""
+        ...
+
+    def open_writer(self, key: str, content_type: str | None = None) -> ObjectWriter:
+        """A blocking writer that publishes the object on `commit`; call on a thread."""
         ...
 
     async def head(self, key: str) -> ObjectInfo | None: ...

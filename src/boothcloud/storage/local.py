@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import quote, urlencode
 
-from boothcloud.storage import CHUNK_BYTES, ObjectInfo
+from boothcloud.storage import CHUNK_BYTES, ObjectInfo, ObjectReader, ObjectWriter
 from boothcloud.storage.keys import InvalidKey, check_key
 
 
@@ -50,18 +50,33 @@ class LocalStore:
             raise InvalidKey("key escapes the object folder")
         return path
 
-    def _info(self, key: str, path: Path) -> ObjectInfo:
+    def info(self, key: str, path: Path) -> ObjectInfo:
         stat = path.stat()
         modified = datetime.fromtimestamp(stat.st_mtime, UTC)
         return ObjectInfo(key, stat.st_size, modified, content_type=guess_type(key))
 
+    def _temporary(self, path: Path) -> Path:
+        """Where an object is written before it replaces `path` (hidden from `list`)."""
+        return path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+
     def _put_sync(self, key: str, data: bytes) -> ObjectInfo:
         path = self.path_for(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        temporary = self._temporary(path)
         temporary.write_bytes(data)
         temporary.replace(path)  # atomic: a reader never sees half an object
-        return self._info(key, path)
+        return self.info(key, path)
+
+    def open_reader(self, key: str) -> ObjectReader:
+        try:
+            return self.path_for(key).open("rb")
+        except (FileNotFoundError, IsADirectoryError) as error:
+            raise KeyError(key) from error
+
+    def open_writer(self, key: str, content_type: str | None = None) -> ObjectWriter:
+        path = self.path_for(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _FileWriter(self, key, path, self._temporary(path))
 
     async def put(self, key: str, data: bytes, content_type: str | None = None) -> ObjectInfo:
         return await asyncio.to_thread(self._put_sync, key, data)
@@ -79,7 +94,7 @@ class LocalStore:
         `accept(size)` runs on the complete upload before it replaces anything; whatever it
         raises refuses the upload and leaves the previous object (if any) untouched."""
         path = self.path_for(key)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        temporary = self._temporary(path)
 
         def open_temporary() -> IO[bytes]:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +117,7 @@ class LocalStore:
             handle.close()
             temporary.unlink(missing_ok=True)
             raise
-        return await asyncio.to_thread(self._info, key, path)
+        return await asyncio.to_thread(self.info, key, path)
 
     async def get(self, key: str) -> bytes:
         path = self.path_for(key)
@@ -125,7 +140,7 @@ class LocalStore:
 
     def _head_sync(self, key: str) -> ObjectInfo | None:
         path = self.path_for(key)
-        return self._info(key, path) if path.is_file() else None
+        return self.info(key, path) if path.is_file() else None
 
     async def head(self, key: str) -> ObjectInfo | None:
         return await asyncio.to_thread(self._head_sync, key)
@@ -149,7 +164,7 @@ class LocalStore:
                 continue
             try:
                 if path.is_file():
-                    found.append(self._info(key, path))
+                    found.append(self.info(key, path))
             except FileNotFoundError:
                 continue  # deleted while listing
         return sorted(found, key=lambda info: info.key)  # S3 order: by key
@@ -182,3 +197,23 @@ class LocalStore:
 
     async def close(self) -> None:
         return None
+
+
+class _FileWriter:
+    """A local object written to a hidden file, renamed into place on commit (atomic)."""
+
+    def __init__(self, store: LocalStore, key: str, path: Path, temporary: Path) -> None:
+        self._store, self._key, self._path, self._temporary = store, key, path, temporary
+        self._file = temporary.open("wb")
+
+    def write(self, data: bytes) -> int:
+        return self._file.write(data)
+
+    def commit(self) -> ObjectInfo:
+        self._file.close()
+        self._temporary.replace(self._path)
+        return self._store.info(self._key, self._path)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._temporary.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3  # type: ignore[import-untyped]
@@ -18,7 +18,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from boothcloud.settings import Settings
-from boothcloud.storage import CHUNK_BYTES, ObjectInfo
+from boothcloud.storage import CHUNK_BYTES, PART_BYTES, ObjectInfo, ObjectReader, ObjectWriter
 from boothcloud.storage.keys import check_key
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 POOL_SIZE = 16
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+PARTS_IN_FLIGHT = 2  # parts uploading while the next one fills: memory is 3 parts at most
 
 
 def _missing(error: ClientError) -> bool:
@@ -85,56 +86,61 @@ class S3Store:
         return info
 
     async def get(self, key: str) -> bytes:
-        check_key(key)
-
         def work() -> bytes:
-            try:
-                response = self.client.get_object(Bucket=self.bucket, Key=key)
-            except ClientError as error:
-                if _missing(error):
-                    raise KeyError(key) from error
-                raise
-            body: bytes = response["Body"].read()
+            body: bytes = self._body(key).read()
             return body
 
         return await self._call(work)
 
-    async def stream(self, key: str) -> AsyncIterator[bytes]:
+    def _body(self, key: str) -> Any:
+        """botocore's StreamingBody of the object: it reads from the network as it goes."""
         check_key(key)
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as error:
+            if _missing(error):
+                raise KeyError(key) from error
+            raise
 
+    def open_reader(self, key: str) -> ObjectReader:
+        body: ObjectReader = self._body(key)
+        return body
+
+    def open_writer(self, key: str, content_type: str | None = None) -> ObjectWriter:
+        return _MultipartWriter(self, check_key(key), content_type)
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
         def start() -> Iterator[bytes]:
-            try:
-                response = self.client.get_object(Bucket=self.bucket, Key=key)
-            except ClientError as error:
-                if _missing(error):
-                    raise KeyError(key) from error
-                raise
-            chunks: Iterator[bytes] = response["Body"].iter_chunks(CHUNK_BYTES)
+            chunks: Iterator[bytes] = self._body(key).iter_chunks(CHUNK_BYTES)
             return chunks
 
         chunks = await self._call(start)
         while chunk := await self._call(lambda: next(chunks, b"")):
             yield chunk
 
-    async def head(self, key: str) -> ObjectInfo | None:
+    def head_sync(self, key: str) -> ObjectInfo | None:
+        """`head`, blocking (for code already on a worker thread)."""
         check_key(key)
+        try:
+            found = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        return ObjectInfo(
+            key,
+            found["ContentLength"],
+            found["LastModified"],
+            found["ETag"].strip('"'),
+            found.get("ContentType"),
+        )
 
-        def work() -> ObjectInfo | None:
-            try:
-                found = self.client.head_object(Bucket=self.bucket, Key=key)
-            except ClientError as error:
-                if _missing(error):
-                    return None
-                raise
-            return ObjectInfo(
-                key,
-                found["ContentLength"],
-                found["LastModified"],
-                found["ETag"].strip('"'),
-                found.get("ContentType"),
-            )
+    async def head(self, key: str) -> ObjectInfo | None:
+        return await self._call(lambda: self.head_sync(key))
 
-        return await self._call(work)
+    def submit(self, work: Callable[[], T]) -> Future[T]:
+        """Run blocking `work` on the store's own pool (multipart parts in parallel)."""
+        return self._pool.submit(work)
 
     async def delete(self, key: str) -> None:
         check_key(key)
@@ -194,3 +200,84 @@ class S3Store:
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
+
+
+class _MultipartWriter:
+    """An S3 multipart upload in `PART_BYTES` parts, uploaded on the store's pool while the
+    next part fills; an object smaller than one part is one plain PUT. Until `commit`
+    completes the upload nothing exists under the key; `abort` discards the parts."""
+
+    def __init__(self, store: S3Store, key: str, content_type: str | None) -> None:
+        self._store, self._key = store, key
+        self._extra = {"ContentType": content_type} if content_type else {}
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[Future[dict[str, Any]]] = []
+
+    @property
+    def _client(self) -> Any:
+        return self._store.client
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        while len(self._buffer) >= PART_BYTES:
+            part = bytes(self._buffer[:PART_BYTES])
+            del self._buffer[:PART_BYTES]
+            self._send(part)
+        return len(data)
+
+    def _send(self, part: bytes) -> None:
+        if self._upload_id is None:
+            started = self._client.create_multipart_upload(
+                Bucket=self._store.bucket, Key=self._key, **self._extra
+            )
+            self._upload_id = str(started["UploadId"])
+        in_flight = [f for f in self._parts if not f.done()]
+        if len(in_flight) >= PARTS_IN_FLIGHT:
+            in_flight[0].result()
+        number = len(self._parts) + 1
+        self._parts.append(self._store.submit(lambda: self._upload(number, part)))
+
+    def _upload(self, number: int, part: bytes) -> dict[str, Any]:
+        answer = self._client.upload_part(
+            Bucket=self._store.bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=part,
+        )
+        return {"PartNumber": number, "ETag": answer["ETag"]}
+
+    def commit(self) -> ObjectInfo:
+        bucket = self._store.bucket
+        if self._upload_id is None:
+            self._client.put_object(
+                Bucket=bucket, Key=self._key, Body=bytes(self._buffer), **self._extra
+            )
+        else:
+            if self._buffer:
+                self._send(bytes(self._buffer))
+            parts = [f.result() for f in self._parts]
+            self._client.complete_multipart_upload(
+                Bucket=bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        self._buffer.clear()
+        info = self._store.head_sync(self._key)
+        if info is None:  # pragma: no cover - a store that loses a write it acknowledged
+            raise KeyError(self._key)
+        return info
+
+    def abort(self) -> None:
+        self._buffer.clear()
+        for future in self._parts:
+            future.cancel()
+        if self._upload_id is not None:
+            for future in self._parts:
+                if not future.cancelled():
+                    future.exception()  # wait: a part landing after the abort would linger
+            self._client.abort_multipart_upload(
+                Bucket=self._store.bucket, Key=self._key, UploadId=self._upload_id
+            )
