@@ -77,7 +77,8 @@ async def restore_backup(
     return await asyncio.to_thread(restore_file, source, target, progress)
 
 
-def _remove(path: Path) -> None:
+def remove_database(path: Path) -> None:
+    """The file and its sidecars (a half-restored temporary)."""
     for suffix in ("", *SIDECARS):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
@@ -85,23 +86,28 @@ def _remove(path: Path) -> None:
 def restore_file(source: Source, target: Path, progress: Progress) -> RestoreReport:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.restoring-{os.getpid()}")
-    _remove(temporary)
+    remove_database(temporary)
     conn = sqlite3.connect(str(temporary), isolation_level=None)
     try:
         stats = _load(conn, source, progress)
         progress.start("Checking", None)
         tables = _check(conn, source, stats)
-        conn.execute("PRAGMA journal_mode = WAL")  # what boothcloud runs on
-        conn.close()
-        for suffix in SIDECARS:  # a stale WAL beside the target would corrupt the new file
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-        temporary.replace(target)
+        move_into_place(conn, temporary, target)
     except BaseException:
         with suppress(sqlite3.Error):
             conn.close()
-        _remove(temporary)
+        remove_database(temporary)
         raise
     return RestoreReport(source.name, target, source.manifest is not None, stats.statements, tables)
+
+
+def move_into_place(conn: sqlite3.Connection, temporary: Path, target: Path) -> None:
+    """Close the checked file in WAL mode and rename it over `target` (atomic)."""
+    conn.execute("PRAGMA journal_mode = WAL")  # what boothcloud runs on
+    conn.close()
+    for suffix in SIDECARS:  # a stale WAL beside the target would corrupt the new file
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    temporary.replace(target)
 
 
 def _chunks(statements: Iterator[str], stats: DumpStats) -> Iterator[list[str]]:
@@ -137,6 +143,17 @@ def _load(conn: sqlite3.Connection, source: Source, progress: Progress) -> DumpS
 
 
 def _check(conn: sqlite3.Connection, source: Source, stats: DumpStats) -> dict[str, int]:
+    tables = check_database(conn)
+    expected = source.manifest.tables if source.manifest is not None else stats.tables
+    if tables != expected:
+        raise BackupError(
+            "rows per table differ after restore: " + describe_differences(expected, tables)
+        )
+    return tables
+
+
+def check_database(conn: sqlite3.Connection) -> dict[str, int]:
+    """`integrity_check` and `foreign_key_check` must pass; returns the rows per table."""
     integrity = [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
     if integrity != ["ok"]:
         raise BackupError("integrity_check failed: " + "; ".join(integrity[:3]))
@@ -152,13 +169,7 @@ def _check(conn: sqlite3.Connection, source: Source, stats: DumpStats) -> dict[s
         for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         if not is_internal_table(str(row[0]))
     ]
-    tables = {
+    return {
         name: int(conn.execute(f"SELECT count(*) FROM {quote_identifier(name)}").fetchone()[0])
         for name in names
     }
-    expected = source.manifest.tables if source.manifest is not None else stats.tables
-    if tables != expected:
-        raise BackupError(
-            "rows per table differ after restore: " + describe_differences(expected, tables)
-        )
-    return tables
