@@ -266,3 +266,8 @@ def test_serve_supervises_litestream(tmp_path: Path, s3_server: S3Server) -> Non
         not Path(f"/proc/{second}").exists()
         or b"litestream" not in Path(f"/proc/{second}/cmdline").read_bytes()
     )  # stopping serve stopped its litestream
+
+
+def test_litestream_is_refused_on_d1(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="D1 has Time Travel instead"):
+        make_settings(tmp_path, database_backend="d1", litestream_enabled=True)

@@ -36,15 +36,9 @@ class Supervisor:
     def __init__(self, litestream: Litestream) -> None:
         self.litestream = litestream
         self.pid_path = litestream.database.parent / "litestream.pid"
-        self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="litestream", daemon=True)
-
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return process.pid if process is not None and process.poll() is None else None
 
     def start(self) -> None:
         _stop_stale(self.pid_path, self.litestream.config_path)
@@ -93,7 +87,8 @@ class Supervisor:
             log.error("litestream could not start: %s", error)
             return None
         self._process = process
-        self.starts += 1
+        if self._stopping.is_set():  # stop() ran while this one was starting
+            process.terminate()
         self.pid_path.write_text(f"{process.pid}\n")
         log.info("litestream replicating %s (pid %d)", self.litestream.database, process.pid)
         assert process.stdout is not None
