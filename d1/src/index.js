@@ -7,8 +7,8 @@
 //   POST /query  {sql, params}            -> {rows, changes}            one statement
 //   POST /batch  {statements: [{sql, params}]} -> {results: [{rows, changes}]}  atomic
 //   POST /exec   {sql}                    -> {statements: n}   script, split, one atomic batch
-//   POST /dump   {}                       -> NDJSON: schema, then each table's rows,
-//                                            read in one batch (one consistent snapshot)
+//   POST /dump   {}                       -> {schema, sequence, tables, bookmark}: the state
+//   POST /dump   {table, key, after, limit, budget} -> {rows, last}: one page by key
 //   GET  /health                          -> {ok: true}  (no auth, no database access)
 //   GET  /stats                           -> {calls}: authorized calls this isolate served
 //                                            (benchmarks count round trips with it)
@@ -97,7 +97,7 @@ const ROUTES = {
     }
     return json({ statements: statements.length });
   },
-  "/dump": async (db) => dump(db),
+  "/dump": async (db, body) => dump(db, body),
 };
 
 // --- auth -------------------------------------------------------------------------------
@@ -244,73 +244,126 @@ function sqliteMessage(raw) {
 }
 
 // --- dump -------------------------------------------------------------------------------
+// Paged, so a table of any size dumps within the Worker's 128 MB and D1's limits: the
+// client first asks for the state (schema, each table's columns and paging key, a
+// fingerprint per table and the Time Travel bookmark), then for each table page after
+// page by key (rowid, or the primary key of a WITHOUT ROWID table), then for the state
+// again. A page holds at most `limit` rows and about `budget` bytes of values: a window
+// sum of the values' lengths picks where the page ends, in the same statement that reads
+// it. See docs/d1.md ("Dumping at scale") for what consistency that gives.
 
 const SCHEMA_SQL =
   "SELECT type, name, tbl_name, sql FROM sqlite_master " +
   "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' " +
   "AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' ORDER BY rowid";
 const SEQUENCE_SQL = "SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'";
+const MAX_PAGE_ROWS = 10_000;
+const MAX_PAGE_BUDGET = 8 * 1024 * 1024;
 
 function quoteIdentifier(name) {
   return '"' + String(name).replaceAll('"', '""') + '"';
 }
 
-// One D1 batch is one transaction, so reading the schema and every table in one batch
-// gives a consistent snapshot. The schema is read first to know the tables, then again
-// inside the batch; if it changed in between, try again.
-async function dump(db) {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const [schema, sequence] = await db.batch([db.prepare(SCHEMA_SQL), db.prepare(SEQUENCE_SQL)]);
-    const tables = schema.results.filter((row) => row.type === "table").map((row) => row.name);
-    const hasSequence = sequence.results.length > 0;
-    const names = hasSequence ? [...tables, "sqlite_sequence"] : tables;
-    const statements = [db.prepare(SCHEMA_SQL)];
-    for (const name of names) {
-      statements.push(db.prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid").bind(name));
-      statements.push(db.prepare(`SELECT * FROM ${quoteIdentifier(name)}`));
-    }
-    const results = await db.batch(statements);
-    if (JSON.stringify(results[0].results) !== JSON.stringify(schema.results)) {
-      continue; // the schema moved under us
-    }
-    return new Response(dumpLines(schema.results, names, results.slice(1), hasSequence), {
-      headers: { "content-type": "application/x-ndjson; charset=utf-8" },
-    });
+async function dump(db, body) {
+  // A session that starts at the primary: its bookmark is the latest committed state.
+  const session = typeof db.withSession === "function" ? db.withSession("first-primary") : db;
+  if (body.table === undefined) {
+    return json(await dumpState(session));
   }
-  throw new Error("the schema kept changing while dumping");
+  return json(await dumpPage(session, body));
 }
 
-function dumpLines(schema, names, results, hasSequence) {
-  const encoder = new TextEncoder();
-  // A generator of NDJSON chunks: the schema, then per table its columns and rows (200
-  // rows a chunk), then an end marker so the client can tell a complete dump.
-  function* chunks() {
-    yield JSON.stringify({ schema, sequence: hasSequence }) + "\n";
-    for (let i = 0; i < names.length; i++) {
-      const columns = results[2 * i].results.map((row) => row.name);
-      const rows = results[2 * i + 1].results;
-      yield JSON.stringify({ table: names[i], columns }) + "\n";
-      for (let start = 0; start < rows.length; start += 200) {
-        let chunk = "";
-        for (const row of rows.slice(start, start + 200)) {
-          chunk += JSON.stringify({ row: columns.map((c) => encodeValue(row[c])) }) + "\n";
-        }
-        yield chunk;
-      }
-    }
-    yield JSON.stringify({ end: true }) + "\n";
+async function dumpState(db) {
+  const [schema, sequence] = await db.batch([db.prepare(SCHEMA_SQL), db.prepare(SEQUENCE_SQL)]);
+  const names = schema.results.filter((row) => row.type === "table").map((row) => row.name);
+  if (sequence.results.length > 0) {
+    names.push("sqlite_sequence");
   }
-  const iterator = chunks();
-  return new ReadableStream({
-    pull(controller) {
-      const next = iterator.next();
-      if (next.done) {
-        controller.close();
-      } else {
-        controller.enqueue(encoder.encode(next.value));
-      }
-    },
+  const info = await db.batch(
+    names.map((name) =>
+      db.prepare("SELECT name, pk FROM pragma_table_info(?) ORDER BY cid").bind(name),
+    ),
+  );
+  const tables = names.map((name, i) => {
+    const columns = info[i].results.map((row) => row.name);
+    const sql = schema.results.find((row) => row.name === name)?.sql ?? "";
+    const withoutRowid = /\)\s*WITHOUT\s+ROWID\s*;?\s*$/i.test(sql);
+    const primary = info[i].results.filter((row) => row.pk > 0).sort((a, b) => a.pk - b.pk);
+    const key = withoutRowid ? primary.map((row) => row.name) : ["rowid"];
+    return { name, columns, key };
   });
+  // A fingerprint per table for the client to compare before and after: rows, largest
+  // key, latest `updated_at` where the table has one. (Local D1's bookmark and
+  // total_changes() advance on reads too, so neither can tell a write.)
+  const marks = await db.batch(
+    tables.map((t) => {
+      const last = t.key.length === 1 ? `max(${quoteIdentifier(t.key[0])})` : "NULL";
+      const touched = t.columns.includes("updated_at") ? 'max("updated_at")' : "NULL";
+      return db.prepare(
+        `SELECT count(*) AS count, ${last} AS last, ${touched} AS touched ` +
+          `FROM ${quoteIdentifier(t.name)}`,
+      );
+    }),
+  );
+  tables.forEach((t, i) => {
+    const mark = marks[i].results[0];
+    t.fingerprint = [mark.count, encodeValue(mark.last), encodeValue(mark.touched)];
+  });
+  const bookmark = typeof db.getBookmark === "function" ? db.getBookmark() : null;
+  return { schema: schema.results, sequence: sequence.results.length > 0, tables, bookmark };
+}
+
+async function dumpPage(db, body) {
+  const { table, key, after } = body;
+  if (typeof table !== "string" || !Array.isArray(key) || key.length === 0) {
+    throw new BadRequest("a page needs table (a string) and key (column names)");
+  }
+  if (key.length > 40 || !key.every((k) => typeof k === "string")) {
+    throw new BadRequest("key must be at most 40 column names"); // 2 binds each, 100 at most
+  }
+  if (after !== null && (!Array.isArray(after) || after.length !== key.length)) {
+    throw new BadRequest("after must be null or one value per key column");
+  }
+  const limit = Math.min(Math.max(1, Number(body.limit) || 1000), MAX_PAGE_ROWS);
+  const budget = Math.min(Math.max(1024, Number(body.budget) || 1 << 20), MAX_PAGE_BUDGET);
+  const columns = (
+    await db.prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid").bind(table).all()
+  ).results.map((row) => row.name);
+  if (columns.length === 0) {
+    throw new BadRequest(`no table ${table}`);
+  }
+  const t = quoteIdentifier(table);
+  const keys = key.map(quoteIdentifier);
+  const tuple = (names) => (names.length === 1 ? names[0] : `(${names.join(", ")})`);
+  const places = (n) => (n === 1 ? "?" : `(${Array(n).fill("?").join(", ")})`);
+  const order = keys.join(", ");
+  const size = columns.map((c) => `coalesce(length(${quoteIdentifier(c)}), 0) + 8`).join(" + ");
+  const where = after === null ? "" : `WHERE ${tuple(keys)} > ${places(keys.length)}`;
+  const params = after === null ? [] : after.map(decodeValue);
+  const aliases = keys.map((_, i) => `k${i}`);
+  // The page: the first `limit` rows after the key, cut where the running size passes the
+  // budget (always at least one row); the last key tells the client where to go on.
+  // (The LIMIT comes before the window, so the window spans one page, not the table's rest.)
+  const head = aliases.join(", ");
+  const sql =
+    `WITH head AS (SELECT ${keys.map((k, i) => `${k} AS k${i}`).join(", ")}, ${size} AS size ` +
+    `FROM ${t} ${where} ORDER BY ${order} LIMIT ?), ` +
+    `paged AS (SELECT ${head}, ` +
+    `sum(size) OVER (ORDER BY ${head} ROWS UNBOUNDED PRECEDING) AS running, ` +
+    `row_number() OVER (ORDER BY ${head}) AS n FROM head), ` +
+    `edge AS (SELECT ${aliases.join(", ")} FROM paged WHERE running <= ? OR n = 1 ` +
+    `ORDER BY n DESC LIMIT 1) ` +
+    `SELECT ${keys.join(", ")}, * FROM ${t} ${where ? where + " AND" : "WHERE"} ` +
+    `${tuple(keys)} <= (SELECT ${aliases.join(", ")} FROM edge) ORDER BY ${order}`;
+  const rows = await db
+    .prepare(sql)
+    .bind(...params, limit, budget, ...params)
+    .raw();
+  const lastRow = rows.length > 0 ? rows[rows.length - 1] : null;
+  return {
+    rows: rows.map((row) => row.slice(key.length).map(encodeValue)),
+    last: lastRow === null ? null : lastRow.slice(0, key.length).map(encodeValue),
+  };
 }
 
 // --- splitting a script -----------------------------------------------------------------

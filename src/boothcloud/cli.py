@@ -16,6 +16,7 @@ from boothcloud.clikit import (
     CursorOption,
     JsonOption,
     LimitOption,
+    fail,
     friendly,
     load_settings,
     out,
@@ -28,6 +29,7 @@ from boothcloud.logs import log_config
 from boothcloud.payments.cli import app as payments_cli
 from boothcloud.photos.cli import app as photos_cli
 from boothcloud.printers.cli import app as printers_cli
+from boothcloud.replication.supervisor import Supervisor
 from boothcloud.settings import DEV_ADMIN_TOKEN, Settings, get_settings
 
 app = typer.Typer(
@@ -81,15 +83,38 @@ def serve(
     os.environ["BOOTHCLOUD_HOST"], os.environ["BOOTHCLOUD_PORT"] = host, str(port)
     get_settings.cache_clear()
     out().print(f"boothcloud on http://{host}:{port}  (docs: /docs)  {token_hint(settings)}")
-    uvicorn.run(
-        "boothcloud.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        **uvicorn_options(settings.log_level, settings.forwarded_allow_ips),
-    )
+    options = uvicorn_options(settings.log_level, settings.forwarded_allow_ips)
+    supervisor = start_replication(settings, options["log_config"])
+    try:
+        uvicorn.run(
+            "boothcloud.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            **options,
+        )
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+
+
+def start_replication(settings: Settings, logging_config: dict[str, Any]) -> Supervisor | None:
+    """Litestream beside the workers when enabled, its lines through `serve`'s log handlers."""
+    if not settings.litestream_enabled:
+        return None
+    import logging.config
+
+    from boothcloud.replication.litestream import ReplicationError, prepare
+
+    logging.config.dictConfig(logging_config)  # uvicorn applies the same config again
+    try:
+        supervisor = Supervisor(prepare(settings))
+    except ReplicationError as error:
+        raise fail(str(error)) from None
+    supervisor.start()
+    return supervisor
 
 
 def token_hint(settings: Settings) -> str:

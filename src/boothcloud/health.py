@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from boothcloud.db.migrate import pending
 from boothcloud.deps import ServicesDep
 from boothcloud.errors import ServiceUnavailable
+from boothcloud.replication.status import replication_status
 
 router = APIRouter(tags=["health"])
 NOT_READY: dict[int | str, dict[str, Any]] = {
@@ -29,7 +30,7 @@ async def healthz() -> dict[str, str]:
 @router.head("/readyz", summary="Readiness, headers only", responses=NOT_READY)
 @router.get(
     "/readyz",
-    summary="Readiness: database reachable and migrations current",
+    summary="Readiness: database reachable and migrations current; replication reported",
     responses=NOT_READY,
 )
 async def readyz(services: ServicesDep) -> dict[str, str]:
@@ -40,4 +41,13 @@ async def readyz(services: ServicesDep) -> dict[str, str]:
         raise ServiceUnavailable(f"database unreachable: {type(error).__name__}") from error
     if waiting:
         raise ServiceUnavailable(f"{len(waiting)} migration(s) pending")
-    return {"status": "ready", "database": "ok", "migrations": "current"}
+    # Reported, not gating: a replica store outage must not take the API down with it
+    # (docs/decisions.md, "Replication health in /readyz").
+    replication = await replication_status(services.settings)
+    return {
+        "status": "ready",
+        "database": "ok",
+        "migrations": "current",
+        "replication": replication.state,
+        "replication_detail": replication.detail,
+    }

@@ -171,6 +171,17 @@ class Settings(BaseSettings):
     backup_cron: str = "0 3 * * 0"  # Sundays 03:00 UTC
     backup_retention: int = Field(default=8, ge=1)
 
+    # --- point-in-time recovery (Litestream; docs/backups.md) ----------------------------
+    # Off by default: `serve` then runs Litestream beside itself, replicating the SQLite
+    # file to the object store (S3/R2/SeaweedFS, or a folder under objects_dir when local).
+    litestream_enabled: bool = False
+    litestream_bin: Path | None = None  # default: `litestream` beside Python, else on PATH
+    litestream_path: str = "litestream/boothcloud"  # replica prefix inside the bucket
+    # How far back `backup restore --at` reaches (snapshots older than this are pruned).
+    litestream_retention_hours: int = Field(default=168, ge=1)
+    # How often new transactions are shipped: at most this much is lost with the disk.
+    litestream_sync_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
+
     # A partial tier map is merged over the defaults (a tier left out keeps its default, and
     # in the fee policy a field left out keeps the tier's default): setting one tier never
     # drops the others. See docs/decisions.md.
@@ -210,6 +221,11 @@ class Settings(BaseSettings):
                         f"BOOTHCLOUD_{name.upper()} must be at least {MIN_SECRET_LENGTH} "
                         "characters in production (for example `openssl rand -hex 32`)"
                     )
+        if self.litestream_enabled and self.database_backend != "sqlite":
+            raise ValueError(
+                "BOOTHCLOUD_LITESTREAM_ENABLED replicates the embedded SQLite file; "
+                "D1 has Time Travel instead (docs/backups.md)"
+            )
         if self.payment_min_amount > self.payment_max_amount:
             raise ValueError("payment_min_amount must not exceed payment_max_amount")
         return self

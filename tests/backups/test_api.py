@@ -23,6 +23,9 @@ from tests.backups.conftest import seed, table_rows
 from tests.conftest import ADMIN, create_customer, license_auth, make_settings
 
 KEY = re.compile(r"^backups/db-backup-\d{8}T\d{6}Z\.sql\.gz$")
+MANIFEST_FIELDS = {"key", "size", "sha256", "tables", "created_at"} | {
+    "d1_bookmark", "consistent", "changed_tables"  # D1's paged dump (docs/d1.md)
+}  # fmt: skip
 
 
 async def test_create_answers_201_with_key_size_sha_and_snapshot_counts(
@@ -32,7 +35,9 @@ async def test_create_answers_201_with_key_size_sha_and_snapshot_counts(
     response = await client.post("/api/admin/backups", headers=ADMIN)
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"key", "size", "sha256", "tables", "created_at"}
+    assert set(body) == MANIFEST_FIELDS
+    # A SQLite dump is one snapshot; the D1 fields say so.
+    assert (body["d1_bookmark"], body["consistent"], body["changed_tables"]) == (None, True, [])
     assert KEY.match(body["key"])
     stamp = body["key"].removeprefix("backups/db-backup-").removesuffix(".sql.gz")
     assert body["created_at"] == (
@@ -59,7 +64,7 @@ async def test_list_is_newest_first_and_matches_creation(client: httpx.AsyncClie
     assert listed.status_code == 200
     items = listed.json()["items"]
     assert [i["key"] for i in items] == sorted(keys, reverse=True)
-    assert set(items[0]) == {"key", "size", "sha256", "tables", "created_at"}
+    assert set(items[0]) == MANIFEST_FIELDS
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

@@ -21,15 +21,20 @@ from boothcloud.db.sqlite import SQLiteDatabase
 from tests.db.d1server import MIGRATIONS, Bridge, start_bridge
 
 
-@pytest.fixture(scope="session")
-def d1_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+def serve_local_d1(workdir: Path) -> Iterator[Bridge]:
+    """A fresh migrated local D1 behind the bridge for a fixture's lifetime."""
     if os.environ.get("BOOTHCLOUD_SKIP_D1") == "1":
         pytest.skip("BOOTHCLOUD_SKIP_D1=1: no local D1")
-    bridge = start_bridge(tmp_path_factory.mktemp("d1"))
+    bridge = start_bridge(workdir)
     try:
         yield bridge
     finally:
         bridge.stop()
+
+
+@pytest.fixture(scope="session")
+def d1_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    yield from serve_local_d1(tmp_path_factory.mktemp("d1"))
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -31,6 +32,8 @@ from boothcloud.backups.base import BackupError
 from boothcloud.backups.restore import RestoreReport, restore_backup
 from boothcloud.backups.schemas import Backup
 from boothcloud.db import open_database
+from boothcloud.replication.cli import app as replication_cli
+from boothcloud.replication.restore import restore_at
 from boothcloud.settings import Settings, get_settings
 from boothcloud.storage import ObjectStore
 from boothcloud.storage.factory import open_store
@@ -40,6 +43,7 @@ T = TypeVar("T")
 app = typer.Typer(no_args_is_help=True, help="Database backups: create, list, verify, restore.")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+app.add_typer(replication_cli, name="replication")
 
 
 class BarProgress:
@@ -165,14 +169,34 @@ def verify(key: Annotated[str, typer.Argument(help="Backup key, or a local dump 
 
 @app.command()
 def restore(
-    key: Annotated[str, typer.Argument(help="Backup key, or a local dump (wrangler export).")],
     to: Annotated[Path, typer.Option("--to", help="New SQLite file to restore into.")],
+    key: Annotated[
+        str | None, typer.Argument(help="Backup key, or a local dump (wrangler export).")
+    ] = None,
+    at: Annotated[
+        datetime | None,
+        typer.Option(
+            "--at",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z"],
+            help="Instead of a dump: the database as it was at this moment (Litestream), "
+            "e.g. 2026-12-01T13:45:00Z.",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing file, even the live database.")
     ] = False,
 ) -> None:
     """Restore into a new database file, then check integrity and rows per table."""
     settings = get_settings()
+    if (key is None) == (at is None):
+        _fail("give either a backup key or --at <moment>")
+    if at is not None:
+        done = _run(lambda: restore_at(settings, at, to, force=force))
+        out.print(f"restored the database as of {to_api(done.at)} into {done.target}")
+        out.print("  integrity ok, foreign keys ok", highlight=False)
+        out.print(f"  rows {_tables(done.tables)}", highlight=False)
+        return
+    assert key is not None
     live = settings.sqlite_path if settings.database_backend == "sqlite" else None
 
     async def work() -> RestoreReport:

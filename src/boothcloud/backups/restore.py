@@ -83,7 +83,8 @@ async def restore_backup(
     return await asyncio.to_thread(restore_file, source, target, progress)
 
 
-def _remove(path: Path) -> None:
+def remove_database(path: Path) -> None:
+    """The file and its sidecars (a half-restored temporary)."""
     for suffix in ("", *SIDECARS):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
@@ -98,7 +99,7 @@ def _make_folders(folder: Path) -> list[Path]:
 def restore_file(source: Source, target: Path, progress: Progress) -> RestoreReport:
     created = _make_folders(target.parent)
     temporary = target.with_name(f".{target.name}.restoring-{os.getpid()}")
-    _remove(temporary)
+    remove_database(temporary)
     conn = sqlite3.connect(str(temporary), isolation_level=None)
     try:
         for pragma in ("foreign_keys = OFF", "journal_mode = OFF", "synchronous = OFF"):
@@ -107,16 +108,11 @@ def restore_file(source: Source, target: Path, progress: Progress) -> RestoreRep
         stats, _ = read_checked(source, progress, lambda texts: _load(conn, source, texts))
         progress.start("Checking", None)
         tables = _check(conn, source, stats)
-        conn.execute("PRAGMA journal_mode = WAL")  # what boothcloud runs on
-        conn.close()
-        _sync(temporary)
-        for suffix in SIDECARS:  # a stale WAL beside the target would corrupt the new file
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-        temporary.replace(target)
+        move_into_place(conn, temporary, target)
     except BaseException:
         with suppress(sqlite3.Error):
             conn.close()
-        _remove(temporary)
+        remove_database(temporary)
         for folder in created:
             with suppress(OSError):
                 folder.rmdir()
@@ -124,6 +120,16 @@ def restore_file(source: Source, target: Path, progress: Progress) -> RestoreRep
     checked = source.manifest is not None
     statements = None if checked else stats.statements
     return RestoreReport(source.name, target, checked, statements, tables)
+
+
+def move_into_place(conn: sqlite3.Connection, temporary: Path, target: Path) -> None:
+    """Close the checked file in WAL mode, sync it, and rename it over `target` (atomic)."""
+    conn.execute("PRAGMA journal_mode = WAL")  # what boothcloud runs on
+    conn.close()
+    _sync(temporary)
+    for suffix in SIDECARS:  # a stale WAL beside the target would corrupt the new file
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    temporary.replace(target)
 
 
 def _sync(path: Path) -> None:
@@ -168,6 +174,17 @@ def _load(conn: sqlite3.Connection, source: Source, texts: Iterable[bytes]) -> D
 
 
 def _check(conn: sqlite3.Connection, source: Source, stats: DumpStats) -> dict[str, int]:
+    tables = check_database(conn)
+    expected = source.manifest.tables if source.manifest is not None else stats.tables
+    if tables != expected:
+        raise BackupError(
+            "rows per table differ after restore: " + describe_differences(expected, tables)
+        )
+    return tables
+
+
+def check_database(conn: sqlite3.Connection) -> dict[str, int]:
+    """`integrity_check` and `foreign_key_check` must pass; returns the rows per table."""
     integrity = [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
     if integrity != ["ok"]:
         raise BackupError("integrity_check failed: " + "; ".join(integrity[:3]))
@@ -183,13 +200,7 @@ def _check(conn: sqlite3.Connection, source: Source, stats: DumpStats) -> dict[s
         for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         if not is_internal_table(str(row[0]))
     ]
-    tables = {
+    return {
         name: int(conn.execute(f"SELECT count(*) FROM {quote_identifier(name)}").fetchone()[0])
         for name in names
     }
-    expected = source.manifest.tables if source.manifest is not None else stats.tables
-    if tables != expected:
-        raise BackupError(
-            "rows per table differ after restore: " + describe_differences(expected, tables)
-        )
-    return tables

@@ -17,6 +17,21 @@ class Backup(BaseModel):
         description="Rows per table, counted from the same snapshot the dump was taken from."
     )
     created_at: Timestamp
+    # D1 only (a paged dump, not one snapshot; docs/d1.md "Dumping at scale").
+    d1_bookmark: str | None = Field(
+        default=None,
+        description="D1 Time Travel bookmark of the moment the dump began: "
+        "`wrangler d1 time-travel restore <db> --bookmark=<it>` brings D1 back to it.",
+    )
+    consistent: bool = Field(
+        default=True,
+        description="False when D1 committed writes while the paged dump ran, so its rows "
+        "may mix moments (the SQLite dump is always one snapshot).",
+    )
+    changed_tables: list[str] = Field(
+        default_factory=list,
+        description="Tables whose row count or largest key moved during a D1 dump.",
+    )
 
 
 class BackupList(BaseModel):

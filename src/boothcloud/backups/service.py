@@ -21,6 +21,7 @@ from boothcloud.backups.schemas import Backup
 from boothcloud.backups.sqltext import DumpStats, InsertPacker, is_internal_table
 from boothcloud.backups.stream import GzipUpload
 from boothcloud.db.base import Database
+from boothcloud.db.d1 import D1Database
 from boothcloud.db.dump import quote_identifier
 from boothcloud.storage import ObjectStore
 from boothcloud.timeutil import utcnow
@@ -60,6 +61,7 @@ async def create_backup(
             sha256=upload.sha256.hexdigest(),
             tables=stats.tables,
             created_at=moment,
+            **_d1_report(db, key),
         )
         manifest = backup.model_dump_json(indent=2).encode()
         await store.put(naming.manifest_key(key), manifest, "application/json")
@@ -72,6 +74,26 @@ async def create_backup(
         except Exception:  # the backup itself is safe; pruning runs again next time
             log.exception("pruning old backups failed")
     return backup
+
+
+def _d1_report(db: Database, key: str) -> dict[str, object]:
+    """A D1 dump's bookmark and whether D1 changed under it, for the manifest."""
+    report = db.last_dump if isinstance(db, D1Database) else None
+    if report is None:
+        return {}
+    if not report.consistent:
+        log.warning(
+            "backup %s: D1 changed during the paged dump (tables: %s); for an exact copy "
+            "restore D1 to bookmark %s with Time Travel",
+            key,
+            ", ".join(report.changed_tables) or "unknown",
+            report.bookmark,
+        )
+    return {
+        "d1_bookmark": report.bookmark,
+        "consistent": report.consistent,
+        "changed_tables": report.changed_tables,
+    }
 
 
 async def _free_moment(store: ObjectStore, moment: datetime) -> datetime:

@@ -16,5 +16,6 @@ def open_database(settings: Settings) -> Database:
     return SQLiteDatabase(
         settings.sqlite_path,
         synchronous=settings.sqlite_synchronous,
-        wal_max_bytes=settings.sqlite_wal_max_bytes,
+        # Litestream must see every WAL frame before a checkpoint: then it alone checkpoints.
+        wal_max_bytes=None if settings.litestream_enabled else settings.sqlite_wal_max_bytes,
     )

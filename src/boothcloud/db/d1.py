@@ -11,8 +11,9 @@ same as on the embedded backend, and the semantics match it:
 - A refused write raises `IntegrityViolation` with the constraint named exactly as the
   SQLite backend names it: the bridge hands back SQLite's own message, parsed by the same
   `integrity_violation()`.
-- `dump` reads the schema and every table in one batch (one consistent snapshot) and
-  formats it with the same code as the SQLite dump.
+- `dump` pages through each table by key (any size fits the Worker's memory and D1's
+  limits), formats rows with the same code as the SQLite dump, and reports in
+  `last_dump` the Time Travel bookmark it began at and whether D1 changed meanwhile.
 
 Statements go over `bridgehttp.BridgeHTTP` (HTTP/1.1 keep-alive, orjson; a fraction of
 httpx's CPU per call); only reads are retried after a broken connection. A pending
@@ -32,6 +33,7 @@ import json
 import math
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any, NoReturn, Self
 
 import httpx
@@ -59,7 +61,35 @@ from boothcloud.settings import Settings
 
 MAX_SAFE_INTEGER = 2**53 - 1
 UNAVAILABLE = 503
+# A dump page: at most this many rows and about this many bytes of values (the bridge
+# caps both; a few MB of JSON at most in the Worker and here, whatever the table's size).
+DUMP_PAGE_ROWS = 5_000
+DUMP_PAGE_BYTES = 2 << 20
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DumpReport:
+    """What changed in D1 while a paged dump ran (see `D1Database.dump`)."""
+
+    bookmark: str | None  # Time Travel bookmark when the dump began
+    end_bookmark: str | None  # ... and when it ended
+    # Tables whose fingerprint (rows, largest key, latest `updated_at`) moved meanwhile.
+    changed_tables: list[str]
+
+    @property
+    def consistent(self) -> bool:
+        """No table's fingerprint moved: as far as D1 can tell, the dump is D1 at `bookmark`."""
+        return not self.changed_tables
+
+    @classmethod
+    def compare(cls, start: dict[str, Any], end: dict[str, Any]) -> DumpReport:
+        def marks(state: dict[str, Any]) -> dict[str, Any]:
+            return {str(t["name"]): t.get("fingerprint") for t in state["tables"]}
+
+        before, after = marks(start), marks(end)
+        changed = sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
+        return cls(start.get("bookmark"), end.get("bookmark"), changed)
 
 
 class D1Error(Exception):
@@ -135,7 +165,6 @@ class D1Database:
         token: str,
         *,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not url:
             raise ValueError("the D1 bridge URL is empty")
@@ -143,12 +172,9 @@ class D1Database:
             raise ValueError("the D1 bridge token is empty")
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}", "User-Agent": "boothcloud-d1"}
-        self._client = httpx.AsyncClient(
-            base_url=self.url, headers=headers, timeout=timeout, transport=transport
-        )
+        self.last_dump: DumpReport | None = None  # set when a dump has run to its end
         limits = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        # Statements go through the lean client (a fraction of httpx's CPU per call);
-        # the streamed dump stays on httpx.
+        # Every call goes through the lean client (a fraction of httpx's CPU per call).
         self._bridge = BridgeHTTP(
             self.url,
             headers,
@@ -242,48 +268,60 @@ class D1Database:
         await self._post("/exec", {"sql": script})
 
     async def dump(self) -> AsyncIterator[str]:
-        """The bridge's snapshot, formatted exactly as `boothcloud.db.dump` formats SQLite's."""
-        async with self._client.stream("POST", "/dump", json={}) as response:
-            if response.status_code != 200:
-                self._raise(response.status_code, (await response.aread()).decode())
-            yield DUMP_HEADER
-            lines = response.aiter_lines()
-            first = await anext(lines, "")
-            if not first:
-                raise D1Error("the D1 bridge's dump was empty", kind="transport")
-            schema: list[dict[str, Any]] = json.loads(first)["schema"]
-            table = ""
-            prefix = ""
-            finished = False
-            async for line in lines:
-                if not line:
-                    continue
-                item = json.loads(line)
-                if "row" in item:
-                    values = [decode_value(v) for v in item["row"]]
-                    statement = prefix + ",".join(_literal(v) for v in values) + ");"
-                    if len(statement.encode()) > MAX_STATEMENT_BYTES:
-                        raise ValueError(
-                            f"a row of {table} needs a statement over {MAX_STATEMENT_BYTES} "
-                            "bytes, which D1 cannot import"
-                        )
+        """Every table paged by key, formatted exactly as `boothcloud.db.dump` formats SQLite's.
+
+        D1 cannot hold a read transaction across requests, so this is not one snapshot:
+        each page is consistent in itself, and the bridge's state before and after (the
+        Time Travel bookmark and each table's row count and largest key) tells whether
+        anything was written meanwhile. `last_dump` holds that verdict once the dump ends.
+        """
+        self.last_dump = None
+        start = await self._post("/dump", {})
+        schema: list[dict[str, Any]] = start["schema"]
+        tables: list[dict[str, Any]] = start["tables"]
+        sql = {str(entry["name"]): str(entry["sql"]) for entry in schema}
+        user = [t for t in tables if t["name"] != "sqlite_sequence"]
+        yield DUMP_HEADER
+        for table in user:  # every table before any row, as the SQLite dump does
+            yield _create_if_missing(sql[table["name"]]) + ";"
+        for table in user:
+            async for statement in self._table_rows(table):
+                yield statement
+        for table in tables:
+            if table["name"] == "sqlite_sequence":
+                yield "DELETE FROM sqlite_sequence;"
+                async for statement in self._table_rows(table):
                     yield statement
-                elif "table" in item:
-                    table = str(item["table"])
-                    if table == "sqlite_sequence":
-                        yield "DELETE FROM sqlite_sequence;"
-                    else:
-                        sql = next(str(s["sql"]) for s in schema if s["name"] == table)
-                        yield _create_if_missing(sql) + ";"
-                    prefix = f"INSERT INTO {quote_identifier(table)} VALUES("
-                elif item.get("end"):
-                    finished = True
-            if not finished:
-                raise D1Error("the D1 bridge's dump ended early", kind="transport")
-            for entry in schema:
-                if entry["type"] != "table":
-                    yield str(entry["sql"]) + ";"
+        for entry in schema:
+            if entry["type"] != "table":
+                yield str(entry["sql"]) + ";"
+        end = await self._post("/dump", {})
+        self.last_dump = DumpReport.compare(start, end)
+
+    async def _table_rows(self, table: dict[str, Any]) -> AsyncIterator[str]:
+        name = str(table["name"])
+        prefix = f"INSERT INTO {quote_identifier(name)} VALUES("
+        after: list[Any] | None = None
+        while True:
+            body = {
+                "table": name,
+                "key": table["key"],
+                "after": after,
+                "limit": DUMP_PAGE_ROWS,
+                "budget": DUMP_PAGE_BYTES,
+            }
+            page = await self._post("/dump", body)
+            for row in page["rows"]:
+                statement = prefix + ",".join(_literal(decode_value(v)) for v in row) + ");"
+                if len(statement.encode()) > MAX_STATEMENT_BYTES:
+                    raise ValueError(
+                        f"a row of {name} needs a statement over {MAX_STATEMENT_BYTES} "
+                        "bytes, which D1 cannot import"
+                    )
+                yield statement
+            if not page["rows"] or page["last"] is None:
+                return
+            after = page["last"]
 
     async def close(self) -> None:
         await self._bridge.close()
-        await self._client.aclose()

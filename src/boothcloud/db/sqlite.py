@@ -104,7 +104,7 @@ class SQLiteDatabase:
         *,
         readers: int = 4,
         synchronous: Synchronous = "NORMAL",
-        wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES,
+        wal_max_bytes: int | None = DEFAULT_WAL_MAX_BYTES,  # None: Litestream checkpoints
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,11 @@ WAL passes half of its ceiling, the checkpoint thread copies it (PASSIVE, writer
 and flags it; the next writer, right after its commit and still holding the lock, runs a
 TRUNCATE checkpoint that only has the last few frames left to copy, waiting at most
 `TRUNCATE_WAIT_MS` for readers on old snapshots (a dump) before trying again later.
+
+With Litestream replicating the file (`wal_max_bytes=None`) the app checkpoints nothing:
+Litestream must copy every WAL frame before it is checkpointed away, so it alone
+checkpoints (its documented setup); a TRUNCATE of ours could drop frames it has not
+shipped yet and force it to upload a whole new snapshot.
 """
 
 from __future__ import annotations
@@ -56,13 +61,14 @@ class SQLiteWriter:
         translate: Callable[[sqlite3.IntegrityError], IntegrityViolation],
         *,
         wal_path: Path,
-        wal_max_bytes: int,
+        wal_max_bytes: int | None,
     ) -> None:
         self._connect = connect
         self._lock_path = lock_path
         self._translate = translate
         self._wal_path = wal_path
-        self._truncate_above = wal_max_bytes // 2
+        # None: another process (Litestream) checkpoints; no checkpoint thread here.
+        self._truncate_above = None if wal_max_bytes is None else wal_max_bytes // 2
         # Set by the checkpoint thread, done by the next writer (plain attributes: the GIL
         # makes each read and write atomic, and a missed or doubled flag is harmless).
         self._truncate_due = False
@@ -146,10 +152,14 @@ class SQLiteWriter:
             self._conn = self._connect()
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpoint thread does it
             self._lock = self._lock_path.open("ab")
-            self._checkpointer = threading.Thread(
-                target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
-            )
-            self._checkpointer.start()
+            if self._truncate_above is not None:
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop,
+                    args=(self._truncate_above,),
+                    name="sqlite-checkpoint",
+                    daemon=True,
+                )
+                self._checkpointer.start()
         return self._conn, self._lock
 
     def _transaction(self, conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -172,7 +182,7 @@ class SQLiteWriter:
         except FileNotFoundError:
             return 0
 
-    def _checkpoint_loop(self) -> None:
+    def _checkpoint_loop(self, truncate_above: int) -> None:
         """Move the WAL into the database off the request path (PASSIVE never waits), and
         flag a truncation for the next writer when the WAL has grown past its threshold."""
         conn: sqlite3.Connection | None = None
@@ -180,7 +190,7 @@ class SQLiteWriter:
         try:
             while not self._stop_checkpoints.wait(WAL_CHECK_EVERY_SECONDS):
                 now = time.monotonic()
-                over = self._wal_bytes() > self._truncate_above
+                over = self._wal_bytes() > truncate_above
                 if not over and now - last_checkpoint < CHECKPOINT_EVERY_SECONDS:
                     continue
                 last_checkpoint = now

@@ -1,0 +1,1 @@
+"""Point-in-time recovery: Litestream replicating the embedded SQLite file (docs/backups.md)."""
