@@ -148,13 +148,36 @@ async def update(
     return result.first()
 
 
-def _requeue(cutoff: str, customer_id: str | None) -> Statement:
-    scope = "customer_id = ? AND " if customer_id is not None else ""
+STUCK = "print_status = 'printing' AND claimed_at < ?"  # the one definition of "stuck"
+
+
+def _requeue(cutoff: str, customer_id: str | None, photo_id: str | None = None) -> Statement:
+    scope = "".join(
+        f"{column} = ? AND "
+        for column, value in (("customer_id", customer_id), ("id", photo_id))
+        if value is not None
+    )
     return Statement(
         "UPDATE photos SET print_status = 'pending', claimed_at = NULL, "
-        f"updated_at = datetime('now') WHERE {scope}print_status = 'printing' "
-        "AND claimed_at < ?",
-        [customer_id, cutoff] if customer_id is not None else [cutoff],
+        f"updated_at = datetime('now') WHERE {scope}{STUCK}",
+        [v for v in (customer_id, photo_id) if v is not None] + [cutoff],
+    )
+
+
+async def requeue_one(db: Database, photo_id: str, cutoff: str) -> Row | None:
+    """Put one stuck print back in the queue: one conditional UPDATE (still stuck at the
+    moment it runs, so a print that finished meanwhile is left alone); None if not."""
+    statement = _requeue(cutoff, None, photo_id)
+    result = await db.execute(f"{statement.sql} RETURNING {COLUMNS}", statement.params)
+    return result.first()
+
+
+async def stuck(db: Database, customer_id: str | None, cutoff: str, limit: int) -> list[Row]:
+    """Prints claimed before `cutoff` and still printing, oldest claim first."""
+    scope, params = ("customer_id = ? AND ", [customer_id]) if customer_id else ("", [])
+    return await db.fetch_all(
+        f"SELECT {COLUMNS} FROM photos WHERE {scope}{STUCK} ORDER BY claimed_at, id LIMIT ?",
+        [*params, cutoff, limit],
     )
 
 
