@@ -8,14 +8,14 @@ framed. The daily chart is inline SVG drawn here, with presentation attributes o
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from boothcloud.console.access import Console
-from boothcloud.payments.schemas import SummaryDay
+from boothcloud.payments.schemas import PaymentSummary
 
 templates = Environment(
     loader=PackageLoader("boothcloud.console", "templates"),
@@ -61,21 +61,29 @@ def page(
     return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
-def chart(days: list[SummaryDay], width: int = 720, height: int = 200) -> dict[str, Any]:
-    """Bars of each day's gross (completed money), scaled to the largest day, for the
-    template to draw as SVG; each bar carries its own label for screen readers."""
-    top = max((day.gross for day in days), default=0) or 1
-    step = width / max(len(days), 1)
+def chart(summary: PaymentSummary, width: int = 720, height: int = 200) -> dict[str, Any]:
+    """Bars of each UTC day's gross (completed money) over the summary's whole range, days
+    without payments included, scaled to the largest day; each bar carries its own label
+    (a `<title>`) for screen readers and hover."""
+    figures = {day.day: day for day in summary.days}
+    first = summary.created_from.date()
+    count = max((summary.created_to - summary.created_from).days, 1)
+    top = max((day.gross for day in summary.days), default=0) or 1
+    step = width / count
     bars = []
-    for index, day in enumerate(days):
-        bar_height = round(day.gross / top * (height - 20), 1)
+    for index in range(count):
+        moment = first + timedelta(days=index)
+        found = figures.get(moment)
+        gross = found.gross if found else 0
+        bar_height = round(gross / top * (height - 20), 1)
         bars.append(
             {
                 "x": round(index * step + 1, 1),
                 "y": round(height - bar_height, 1),
                 "width": round(max(step - 2, 1), 1),
                 "height": bar_height,
-                "label": f"{day.day.isoformat()}: {rupiah(day.gross)} from {day.count} payments",
+                "label": f"{moment.isoformat()}: {rupiah(gross)} from "
+                f"{found.count if found else 0} payments",
             }
         )
-    return {"width": width, "height": height, "bars": bars, "top": rupiah(top if days else 0)}
+    return {"width": width, "height": height, "bars": bars, "top": rupiah(top)}

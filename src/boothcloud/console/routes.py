@@ -314,7 +314,7 @@ async def payments_page(
     return page(
         "payments.html",
         console,
-        chart=chart(data["summary"].days),
+        chart=chart(data["summary"]),
         query=urlencode(filters.query()),
         cursor=cursor,
         **data,
@@ -428,4 +428,4 @@ async def verify_backup(console: OperatorConsole) -> Response:
 @router.get("/owner")
 async def owner_home(console: OwnerConsole) -> Response:
     data = await views.owner_overview(console)
-    return page("owner.html", console, chart=chart(data["summary"].days), **data)
+    return page("owner.html", console, chart=chart(data["summary"]), **data)
