@@ -256,14 +256,19 @@ async def print_queues(
         if customer_id
         else []
     )
-    stuck = await photos.stuck(services.db, services.settings, caller, customer_id, PAGE)
+
+    async def printing(stuck: bool) -> list[Any]:
+        return await photos.printing(
+            services.db, services.settings, caller, customer_id, printer_id, PAGE, stuck=stuck
+        )
+
     return {
         "customer_id": customer_id or "",
         "printer_id": printer_id or "",
         "printers": own_printers,
-        "stuck": [p for p in stuck if printer_id is None or p.printer_id == printer_id],
+        "stuck": await printing(stuck=True),
         "pending": await queue("pending"),
-        "printing": await queue("printing"),
+        "printing": await printing(stuck=False),
         "failed": await queue("failed"),
         "stuck_after": services.settings.print_stuck_after_seconds,
     }

@@ -172,12 +172,24 @@ async def requeue_one(db: Database, photo_id: str, cutoff: str) -> Row | None:
     return result.first()
 
 
-async def stuck(db: Database, customer_id: str | None, cutoff: str, limit: int) -> list[Row]:
-    """Prints claimed before `cutoff` and still printing, oldest claim first."""
-    scope, params = ("customer_id = ? AND ", [customer_id]) if customer_id else ("", [])
+async def printing(
+    db: Database,
+    customer_id: str | None,
+    printer_id: str | None,
+    claimed_before: str | None,
+    limit: int,
+) -> list[Row]:
+    """Prints in `printing`, oldest claim first; only those claimed before
+    `claimed_before` (the stuck ones) when given. The literal `print_status = 'printing'`
+    lets SQLite use the partial index photos_printing, whatever the customer filter."""
+    where, params = conditions((("customer_id", customer_id, "="), ("printer_id", printer_id, "=")))
+    where.append("print_status = 'printing'")
+    if claimed_before is not None:
+        where.append("claimed_at < ?")
+        params.append(claimed_before)
     return await db.fetch_all(
-        f"SELECT {COLUMNS} FROM photos WHERE {scope}{STUCK} ORDER BY claimed_at, id LIMIT ?",
-        [*params, cutoff, limit],
+        f"SELECT {COLUMNS} FROM photos WHERE {' AND '.join(where)} ORDER BY claimed_at, id LIMIT ?",
+        [*params, limit],
     )
 
 

@@ -315,11 +315,20 @@ async def claim(
     return _photo(row, download_url=_presign_get(store, settings, str(row["r2_key"])))
 
 
-async def stuck(
-    db: Database, settings: Settings, caller: Caller, customer_id: str | None, limit: int
+async def printing(
+    db: Database,
+    settings: Settings,
+    caller: Caller,
+    customer_id: str | None,
+    printer_id: str | None,
+    limit: int,
+    *,
+    stuck: bool,
 ) -> list[Photo]:
-    """Prints stuck in `printing` past `print_stuck_after_seconds` (what the job requeues)."""
-    rows = await repository.stuck(db, caller.scope(customer_id), stuck_cutoff(settings), limit)
+    """Prints in `printing`, oldest claim first; `stuck`: only those printing for longer
+    than `print_stuck_after_seconds` (what the job requeues)."""
+    cutoff = stuck_cutoff(settings) if stuck else None
+    rows = await repository.printing(db, caller.scope(customer_id), printer_id, cutoff, limit)
     return [_photo(r) for r in rows]
 
 
