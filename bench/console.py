@@ -192,6 +192,7 @@ def main() -> int:
             ("/console/payments", "/api/payments?limit=25"),
             ("/console/payments?status=completed&method=qris", "/api/payments?status=completed"),
             ("/console/payments/rows", "/api/payments?limit=25"),
+            ("/console/payments/chart", "/api/payments/summary"),
             ("/console/payments.csv?status=failed", None),
             ("/console/print-queues", "/api/photos?print_status=pending&limit=25"),
             (f"/console/print-queues?customer_id={busy}", f"/api/photos?customer_id={busy}"),

@@ -185,6 +185,7 @@ def test_the_operator_console(
         row.locator(".badge.completed").wait_for()
         assert page.evaluate("window.stillHere") is True  # the same document: no reload
         page.reload()  # the daily chart is drawn by the server: now with the money
+        page.locator(".chart figcaption").wait_for()
         assert "gross Rp 35.000" in page.locator(".chart figcaption").inner_text()
         tab.shoot("payments.png", tmp_path)
 

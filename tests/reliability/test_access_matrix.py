@@ -151,6 +151,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
             ("POST", "/console/customers/{customer_id}/license-key"),
             ("GET", "/console/payments"),
             ("GET", "/console/payments/rows"),
+            ("GET", "/console/payments/chart"),
             ("GET", "/console/payments.csv"),
             ("GET", "/console/print-queues"),
             ("POST", "/console/print-queues/{photo_id}/requeue"),

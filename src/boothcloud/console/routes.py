@@ -311,14 +311,15 @@ async def payments_page(
     cursor: Cursor = None,
 ) -> Response:
     data = await views.payments_overview(console, filters, cursor)
-    return page(
-        "payments.html",
-        console,
-        chart=chart(data["summary"]),
-        query=urlencode(filters.query()),
-        cursor=cursor,
-        **data,
-    )
+    return page("payments.html", console, query=urlencode(filters.query()), cursor=cursor, **data)
+
+
+@router.get("/payments/chart")
+async def payment_chart(console: OperatorConsole, filters: PaymentFilters) -> Response:
+    """The daily summary's chart, loaded by the payments page after it has shown: the
+    summary reads every payment of the range, the page's lists read a page each."""
+    daily = await views.daily_summary(console, filters)
+    return page("chart.html", console, chart=chart(daily), summary=daily)
 
 
 @router.get("/payments/rows")

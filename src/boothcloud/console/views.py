@@ -25,7 +25,7 @@ from boothcloud.errors import invalid
 from boothcloud.licenses import service as licenses
 from boothcloud.payments import service as payments
 from boothcloud.payments import summary
-from boothcloud.payments.schemas import STATUSES, Payment
+from boothcloud.payments.schemas import STATUSES, Payment, PaymentSummary
 from boothcloud.photos import service as photos
 from boothcloud.photos.schemas import PhotoFilters
 from boothcloud.printers import service as printers
@@ -188,24 +188,27 @@ async def payments_overview(
 ) -> dict[str, Any]:
     items, next_cursor = await payment_page(console, filters, cursor)
     flagged, _ = await payment_page(console, PaymentFilters(), None, flagged=True)
-    daily = await summary.summarize(
-        console.services.db,
-        console.caller,
-        customer_id=filters.customer_id,
-        created_from=filters.created_from,
-        created_to=filters.created_to,
-    )
     return {
         "payments": items,
         "next_cursor": next_cursor,
         "flagged": flagged,
-        "summary": daily,
         "filters": filters,
         "statuses": STATUSES,
         "methods": METHODS,
         "actions": payment_actions,
         "parts": payment_parts,
     }
+
+
+async def daily_summary(console: Console, filters: PaymentFilters) -> PaymentSummary:
+    """The chart's figures: the API's summary of the filters' customer and days."""
+    return await summary.summarize(
+        console.services.db,
+        console.caller,
+        customer_id=filters.customer_id,
+        created_from=filters.created_from,
+        created_to=filters.created_to,
+    )
 
 
 async def payments_csv(console: Console, filters: PaymentFilters) -> AsyncIterator[str]:
