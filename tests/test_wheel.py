@@ -58,6 +58,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert sorted(Path(n).name for n in shipped if "/migrations/" in n) == expected
     pages = sorted(p.name for p in (REPO / "src/boothcloud/sessions/templates").glob("*.html"))
     assert sorted(Path(n).name for n in shipped if "/sessions/templates/" in n) == pages
+    for folder in ("console/templates", "console/static"):  # the console's pages and assets
+        files = sorted(p.name for p in (REPO / "src/boothcloud" / folder).iterdir())
+        assert sorted(Path(n).name for n in shipped if f"/{folder}/" in n) == files
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], timeout=120)
     _run(
@@ -121,6 +124,8 @@ def test_wheel_migrates_and_serves_without_a_source_tree(installed: Path, tmp_pa
     with serving([str(installed / "boothcloud"), "serve"], elsewhere, env) as served:
         assert httpx.get(f"{served.url}/docs").status_code == 200
         assert httpx.get(f"{served.url}/docs/assets/swagger-ui-bundle.js").status_code == 200
+        assert httpx.get(f"{served.url}/console/login").status_code == 200
+        assert httpx.get(f"{served.url}/console/static/console.js").status_code == 200
 
 
 def test_dev_serve_installs_only_what_serving_needs_and_says_so(tmp_path: Path) -> None:

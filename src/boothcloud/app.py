@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from boothcloud import jobs
 from boothcloud.apidocs import router as docs_router
 from boothcloud.backups.routes import router as backups_router
+from boothcloud.console.routes import router as console_router
 from boothcloud.customers.routes import router as customers_router
 from boothcloud.db import open_database
 from boothcloud.db.migrate import migrate, pending
@@ -72,6 +73,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     refund_webhook_router,
     objects_router,
     backups_router,
+    console_router,
     health_router,
     version_router,
     docs_router,

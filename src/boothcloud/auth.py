@@ -138,13 +138,17 @@ async def require_caller(request: Request) -> Caller:
     none left gets 429 before its credential is even looked at (were a right guess still
     let through, the limit would not slow guessing). Successful requests take nothing.
     """
+    return await authenticate_limited(request, request.headers.get("authorization"))
+
+
+async def authenticate_limited(request: Request, header: str | None) -> Caller:
+    """`authenticate` behind the client's failed-authentication limit: the API's header
+    and the console's sign-in forms go through this one gate."""
     services = request.app.state.services
     client = client_address(request)
     services.auth_limiter.refuse_if_spent(client, TOO_MANY_FAILURES)
     try:
-        return await authenticate(
-            request.headers.get("authorization"), services.db, services.settings
-        )
+        return await authenticate(header, services.db, services.settings)
     except WrongCredential:
         services.auth_limiter.allow(client)
         raise

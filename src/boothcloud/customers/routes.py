@@ -15,6 +15,8 @@ from boothcloud.customers.schemas import (
     CustomerPage,
     CustomerPatch,
     EmailQuery,
+    LicenseStatus,
+    SearchQuery,
 )
 from boothcloud.deps import DbDep
 from boothcloud.http import respond
@@ -48,12 +50,22 @@ async def list_customers(
     _: OperatorDep,
     email: Annotated[EmailQuery | None, Query(description="Exactly this email.")] = None,
     license_type: Tier | None = None,
+    license_status: LicenseStatus | None = None,
+    q: Annotated[
+        SearchQuery | None, Query(description="Part of the name or the email, any case.")
+    ] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> Response:
     return respond(
         await service.list_page(
-            db, email=email, license_type=license_type, cursor=cursor, limit=limit
+            db,
+            email=email,
+            license_type=license_type,
+            cursor=cursor,
+            limit=limit,
+            search=q,
+            license_status=license_status,
         )
     )
 

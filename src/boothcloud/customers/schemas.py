@@ -12,6 +12,7 @@ from boothcloud.timeutil import Timestamp
 
 LicenseStatus = Literal["active", "suspended"]
 EmailQuery = Annotated[str, StringConstraints(max_length=254), Utf8, NoControl]
+SearchQuery = Annotated[str, StringConstraints(max_length=100), Utf8, NoControl]
 
 
 class CustomerCreate(BaseModel):

@@ -39,10 +39,23 @@ async def get(db: Database, caller: Caller, customer_id: str) -> Customer:
 
 
 async def list_page(
-    db: Database, *, email: str | None, license_type: str | None, cursor: str | None, limit: int
+    db: Database,
+    *,
+    email: str | None,
+    license_type: str | None,
+    cursor: str | None,
+    limit: int,
+    search: str | None = None,
+    license_status: str | None = None,
 ) -> CustomerPage:
     rows = await repository.page(
-        db, email=email, license_type=license_type, cursor=cursor, limit=limit
+        db,
+        email=email,
+        license_type=license_type,
+        cursor=cursor,
+        limit=limit,
+        search=search,
+        license_status=license_status,
     )
     items, next_cursor = page_of(rows, limit)
     return CustomerPage(items=[Customer.model_validate(r) for r in items], next_cursor=next_cursor)

@@ -97,6 +97,20 @@ async def list_activations(db: Database, customer_id: str) -> list[Row]:
     )
 
 
+async def quietest_activations(db: Database, customer_id: str | None, limit: int) -> list[Row]:
+    """Devices, the longest silent first (never validated before all: SQLite sorts NULL
+    first), with their owner's name: the booths page's order until booths report
+    heartbeats. The page is chosen first and joined after, so only its rows are joined."""
+    scope, params = ("WHERE customer_id = ? ", [customer_id]) if customer_id else ("", [])
+    return await db.fetch_all(
+        "SELECT a.*, c.name AS customer_name FROM ("
+        f"SELECT {ACTIVATION_COLUMNS} FROM license_activations {scope}"
+        "ORDER BY last_validated_at, id LIMIT ?) a JOIN customers c ON c.id = a.customer_id "
+        "ORDER BY a.last_validated_at, a.id",
+        [*params, limit],
+    )
+
+
 async def insert_activation_within_limit(
     db: Database,
     activation_id: str,

@@ -179,6 +179,11 @@ async def list_activations(
     )
 
 
+async def quietest(db: Database, caller: Caller, customer_id: str | None, limit: int) -> list[Row]:
+    """Devices in the caller's scope, the longest silent first (the console's booths)."""
+    return await repository.quietest_activations(db, caller.scope(customer_id), limit)
+
+
 async def deactivate(db: Database, caller: Caller, activation_id: str) -> None:
     caller.owned(await repository.get_activation(db, activation_id), "activation", activation_id)
     await repository.delete_activation(db, activation_id)

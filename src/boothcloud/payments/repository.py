@@ -220,6 +220,7 @@ class Filters:
     created_from: str | None = None  # inclusive, DB format
     created_to: str | None = None  # exclusive, DB format
     flagged: bool | None = None
+    method: str | None = None
 
     def where(self) -> tuple[list[str], list[Any]]:
         where: list[str] = []
@@ -229,6 +230,7 @@ class Filters:
             ("status = ?", self.status),
             ("created_at >= ?", self.created_from),
             ("created_at < ?", self.created_to),
+            ("method = ?", self.method),
         ):
             if value is not None:
                 where.append(clause)

@@ -19,6 +19,7 @@ from boothcloud.payments.schemas import (
     InvoiceCallback,
     Payment,
     PaymentCreate,
+    PaymentMethod,
     PaymentPage,
     PaymentStatus,
     PaymentSummary,
@@ -80,6 +81,7 @@ async def list_payments(
     created_from: FromQuery = None,
     created_to: ToQuery = None,
     flagged: Annotated[bool | None, Query(description="Only flagged for review.")] = None,
+    method: PaymentMethod | None = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> Response:
@@ -93,6 +95,7 @@ async def list_payments(
         flagged=flagged,
         cursor=cursor,
         limit=limit,
+        method=method,
     )
     return respond(page)
 

@@ -468,6 +468,7 @@ async def list_page(
     flagged: bool | None,
     cursor: str | None,
     limit: int,
+    method: str | None = None,
 ) -> PaymentPage:
     start, end = date_range(created_from, created_to)
     filters = repository.Filters(
@@ -476,6 +477,7 @@ async def list_page(
         created_from=start,
         created_to=end,
         flagged=flagged,
+        method=method,
     )
     rows = await repository.page(db, filters, cursor, limit)
     items, next_cursor = page_of(rows, limit)

@@ -148,20 +148,62 @@ async def update(
     return result.first()
 
 
-def _requeue(cutoff: str, customer_id: str | None, printer_id: str | None = None) -> Statement:
-    """Photos printing since before `cutoff` back to pending: everyone's, one customer's,
-    or (`printer_id`, for a claim) one customer's only when that printer is theirs."""
-    scope = "customer_id = ? AND " if customer_id is not None else ""
-    params: list[Any] = [customer_id, cutoff] if customer_id is not None else [cutoff]
+STUCK = "print_status = 'printing' AND claimed_at < ?"  # the one definition of "stuck"
+
+
+def _requeue(
+    cutoff: str,
+    customer_id: str | None,
+    *,
+    printer_id: str | None = None,
+    photo_id: str | None = None,
+) -> Statement:
+    """Stuck photos (printing since before `cutoff`) back to pending: everyone's, one
+    customer's or one photo; with `printer_id` (a claim) only when that printer is the
+    customer's."""
+    scope = "".join(
+        f"{column} = ? AND "
+        for column, value in (("customer_id", customer_id), ("id", photo_id))
+        if value is not None
+    )
+    params: list[Any] = [v for v in (customer_id, photo_id) if v is not None] + [cutoff]
     owned = ""
     if printer_id is not None:
         owned = " AND EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?)"
         params += [printer_id, customer_id]
     return Statement(
         "UPDATE photos SET print_status = 'pending', claimed_at = NULL, "
-        f"updated_at = datetime('now') WHERE {scope}print_status = 'printing' "
-        f"AND claimed_at < ?{owned}",
+        f"updated_at = datetime('now') WHERE {scope}{STUCK}{owned}",
         params,
+    )
+
+
+async def requeue_one(db: Database, photo_id: str, cutoff: str) -> Row | None:
+    """Put one stuck print back in the queue: one conditional UPDATE (still stuck at the
+    moment it runs, so a print that finished meanwhile is left alone); None if not."""
+    statement = _requeue(cutoff, None, photo_id=photo_id)
+    result = await db.execute(f"{statement.sql} RETURNING {COLUMNS}", statement.params)
+    return result.first()
+
+
+async def printing(
+    db: Database,
+    customer_id: str | None,
+    printer_id: str | None,
+    claimed_before: str | None,
+    limit: int,
+) -> list[Row]:
+    """Prints in `printing`, oldest claim first; only those claimed before
+    `claimed_before` (the stuck ones) when given. The literal `print_status = 'printing'`
+    lets SQLite use the partial index photos_printing, whatever the customer filter."""
+    where, params = conditions((("customer_id", customer_id, "="), ("printer_id", printer_id, "=")))
+    where.append("print_status = 'printing'")
+    if claimed_before is not None:
+        where.append("claimed_at < ?")
+        params.append(claimed_before)
+    return await db.fetch_all(
+        f"SELECT {COLUMNS} FROM photos WHERE {' AND '.join(where)} ORDER BY claimed_at, id LIMIT ?",
+        [*params, limit],
     )
 
 
@@ -202,7 +244,7 @@ async def claim(
     whole claim is one round trip on D1."""
     results = await db.batch(
         [
-            _requeue(cutoff, customer_id, printer_id),
+            _requeue(cutoff, customer_id, printer_id=printer_id),
             claim_statement(printer_id, customer_id),
             Statement(
                 "SELECT 1 AS found FROM printers WHERE id = ? AND customer_id = ?",

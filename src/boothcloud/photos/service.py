@@ -317,6 +317,36 @@ async def claim(
     return _photo(row, download_url=_presign_get(store, settings, str(row["r2_key"])))
 
 
+async def printing(
+    db: Database,
+    settings: Settings,
+    caller: Caller,
+    customer_id: str | None,
+    printer_id: str | None,
+    limit: int,
+    *,
+    stuck: bool,
+) -> list[Photo]:
+    """Prints in `printing`, oldest claim first; `stuck`: only those printing for longer
+    than `print_stuck_after_seconds` (what the job requeues)."""
+    cutoff = stuck_cutoff(settings) if stuck else None
+    rows = await repository.printing(db, caller.scope(customer_id), printer_id, cutoff, limit)
+    return [_photo(r) for r in rows]
+
+
+async def requeue(db: Database, settings: Settings, caller: Caller, photo_id: str) -> Photo:
+    """Requeue one stuck print now (the operator's button; the job does it for all later).
+    409 NOT_STUCK when the photo is not stuck (any more)."""
+    current = await _owned(db, caller, photo_id)
+    row = await repository.requeue_one(db, str(current["id"]), stuck_cutoff(settings))
+    if row is None:
+        raise Conflict(
+            f"photo {photo_id} is not stuck in printing (status {current['print_status']})",
+            code="NOT_STUCK",
+        )
+    return _photo(row)
+
+
 async def requeue_stuck(db: Database, settings: Settings) -> int:
     """Every customer's prints stuck in `printing` go back to `pending` (background job)."""
     moved = await repository.requeue_stuck(db, stuck_cutoff(settings))
