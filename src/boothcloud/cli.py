@@ -23,6 +23,7 @@ from boothcloud.clikit import (
     with_database,
 )
 from boothcloud.db.migrate import discover, migrate, pending
+from boothcloud.licenses.cli import app as devices_cli
 from boothcloud.logs import log_config
 from boothcloud.payments.cli import app as payments_cli
 from boothcloud.photos.cli import app as photos_cli
@@ -40,6 +41,9 @@ app.add_typer(customers_cli, name="customers")
 app.add_typer(payments_cli, name="payments", help="Guest payments through Xendit.")
 app.add_typer(photos_cli, name="photos", help="Photo log and print status.")
 app.add_typer(printers_cli, name="printers", help="Customers' printers.")
+app.add_typer(
+    devices_cli, name="devices", help="Booth devices' heartbeats: dead, stopped printers."
+)
 app.add_typer(backup_cli, name="backup", help="Database backups in the object store.")
 
 

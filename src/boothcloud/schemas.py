@@ -38,6 +38,15 @@ STRICT_BODY = ConfigDict(extra="forbid")
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+
+
+def not_a_boolean(value: object) -> object:
+    """JSON `true` is not a number, though pydantic's lax int would read it as 1."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
 """An integer SQLite can store: its INTEGER is signed 64-bit."""
 
 

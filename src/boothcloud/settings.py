@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     license_signing_key_path: Path | None = None  # default: {data_dir}/license_signing_key.pem
     certificate_ttl_days: int = Field(default=30, ge=1)
     certificate_grace_days: int = Field(default=7, ge=0)
+    # A heartbeat carries a fresh certificate once the booth's expires within this many days.
+    certificate_refresh_days: int = Field(default=7, ge=0)
+    # A device not heard from (heartbeat or activation) for this long is DEAD (Keygen: 600).
+    heartbeat_window_seconds: int = Field(default=600, ge=10)
     validate_rate_limit_per_minute: int = Field(default=60, ge=1)
 
     # --- payments -------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from boothcloud.settings import Settings
 from tests.conftest import make_settings
 from tests.customers import test_routes as customer_routes
 from tests.db.d1server import Bridge, start_bridge
+from tests.licenses import test_heartbeat as heartbeat_routes
 from tests.licenses import test_routes as license_routes
 from tests.photos import test_photos as photo_routes
 from tests.photos import test_print_queue as print_queue_routes
@@ -55,7 +56,10 @@ async def drop_everything(bridge: Bridge) -> None:
             "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
             "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'"
         )
-        drops = [Statement(f'DROP {r["type"].upper()} IF EXISTS "{r["name"]}"') for r in rows]
+        # Newest first: a child table goes before the parents its foreign keys name.
+        drops = [
+            Statement(f'DROP {r["type"].upper()} IF EXISTS "{r["name"]}"') for r in reversed(rows)
+        ]
         if drops:
             await db.batch([Statement("PRAGMA defer_foreign_keys = TRUE"), *drops])
     finally:
@@ -90,6 +94,7 @@ def _route_tests(module: ModuleType) -> dict[str, Any]:
 for _module in (
     customer_routes,
     license_routes,
+    heartbeat_routes,
     photo_routes,
     print_queue_routes,
     printer_routes,

@@ -74,8 +74,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/healthz"): Entry("public"),
     ("HEAD", "/healthz"): Entry("public"),
     ("GET", "/readyz"): Entry("public"),
-    # Booth side (issue 9): the API version clients check.
+    # Booth side (issue 9): the API version clients check, device heartbeats, fleet views.
     ("GET", "/api/version"): Entry("public"),
+    ("POST", "/api/licenses/activations/{activation_id}/heartbeat"): Entry(
+        "booth", {"activation_id": "activation"}, body={"agent_version": "matrix"}
+    ),
+    ("GET", "/api/licenses/dead-devices"): Entry("operator"),
+    ("GET", "/api/licenses/stopped-printers"): Entry("operator"),
     ("HEAD", "/readyz"): Entry("public"),
     ("POST", "/api/licenses/validate"): Entry("public", body={"license_key": "PB-X"}),
     ("GET", "/api/licenses/public-key"): Entry("public"),

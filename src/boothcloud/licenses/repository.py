@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
 from boothcloud.customers.repository import COLUMNS as CUSTOMER_COLUMNS
-from boothcloud.db.base import Database, Row
+from boothcloud.db.base import Database, Row, Statement
 from boothcloud.errors import Conflict, register_constraint
 from boothcloud.licenses.keys import normalize_license_key, secrets_equal
 from boothcloud.timeutil import from_db, utcnow
@@ -16,7 +21,14 @@ register_constraint(
 )
 
 LICENSE_COLUMNS = "id, license_key, license_type, license_status, license_expires_at"
-ACTIVATION_COLUMNS = "id, customer_id, fingerprint, name, created_at, last_validated_at"
+ACTIVATION_COLUMNS = (
+    "id, customer_id, fingerprint, name, created_at, last_validated_at, last_seen_at, "
+    "agent_version, free_disk_bytes, queue_depth, outbox_depth"
+)
+DEVICE_PRINTER_COLUMNS = (
+    "p.activation_id, p.customer_id, a.name AS device_name, a.last_seen_at, p.name, "
+    "p.printer_id, p.state, p.reason, p.markers, p.reported_at"
+)
 
 
 async def find_by_key(db: Database, key: str) -> Row | None:
@@ -77,6 +89,7 @@ async def insert_activation_within_limit(
     fingerprint: str,
     name: str | None,
     limit: int | None,
+    now: str,
 ) -> bool:
     """Insert only while the customer is under its device limit, in one statement.
 
@@ -84,11 +97,11 @@ async def insert_activation_within_limit(
     can never both take the last slot. Returns False when the limit is reached.
     """
     result = await db.execute(
-        "INSERT INTO license_activations (id, customer_id, fingerprint, name) "
-        "SELECT ?, ?, ?, ? WHERE ? IS NULL OR "
+        "INSERT INTO license_activations (id, customer_id, fingerprint, name, last_seen_at) "
+        "SELECT ?, ?, ?, ?, ? WHERE ? IS NULL OR "
         "(SELECT COUNT(*) FROM license_activations WHERE customer_id = ?) < ? "
         "ON CONFLICT (customer_id, fingerprint) DO NOTHING",
-        (activation_id, customer_id, fingerprint, name, limit, customer_id, limit),
+        (activation_id, customer_id, fingerprint, name, now, limit, customer_id, limit),
     )
     return result.changes == 1
 
@@ -96,3 +109,113 @@ async def insert_activation_within_limit(
 async def delete_activation(db: Database, activation_id: str) -> bool:
     result = await db.execute("DELETE FROM license_activations WHERE id = ?", (activation_id,))
     return result.changes == 1
+
+
+async def record_heartbeat(
+    db: Database,
+    activation_id: str,
+    customer_id: str,
+    now: str,
+    facts: dict[str, Any],
+    printers: Sequence[dict[str, Any]],
+) -> Row | None:
+    """Store what the heartbeat reported, in one atomic batch: the activation's facts, and
+    its printers' states replacing the previous report. None when the activation is gone
+    (deactivated meanwhile): the printer rows are then not inserted either, by their
+    `WHERE EXISTS` (D1 has no interactive transaction to check it first)."""
+    statements = [
+        Statement(
+            "UPDATE license_activations SET last_seen_at = ?, agent_version = ?, "
+            "free_disk_bytes = ?, queue_depth = ?, outbox_depth = ? "
+            f"WHERE id = ? AND customer_id = ? RETURNING {ACTIVATION_COLUMNS}",
+            (
+                now,
+                facts["agent_version"],
+                facts["free_disk_bytes"],
+                facts["queue_depth"],
+                facts["outbox_depth"],
+                activation_id,
+                customer_id,
+            ),
+        ),
+        Statement("DELETE FROM device_printers WHERE activation_id = ?", (activation_id,)),
+    ]
+    statements += [
+        Statement(
+            "INSERT INTO device_printers (activation_id, customer_id, name, printer_id, state, "
+            "reason, markers, reported_at) SELECT ?, ?, ?, ?, ?, ?, ?, ? "
+            "WHERE EXISTS (SELECT 1 FROM license_activations WHERE id = ?)",
+            (
+                activation_id,
+                customer_id,
+                printer["name"],
+                printer["printer_id"],
+                printer["state"],
+                printer["reason"],
+                orjson.dumps(printer["markers"]).decode(),
+                now,
+                activation_id,
+            ),
+        )
+        for printer in printers
+    ]
+    results = await db.batch(statements)
+    return results[0].first()
+
+
+async def printers_owned(db: Database, printer_ids: set[str], customer_id: str) -> bool:
+    """Whether every one of `printer_ids` is this customer's printer."""
+    marks = ", ".join("?" for _ in printer_ids)
+    row = await db.fetch_one(
+        f"SELECT COUNT(*) AS n FROM printers WHERE customer_id = ? AND id IN ({marks})",
+        (customer_id, *sorted(printer_ids)),
+    )
+    return row is not None and row["n"] == len(printer_ids)
+
+
+def _keyset(
+    first: tuple[str, Any],
+    customer: tuple[str, str | None],
+    key: str,
+    after: Sequence[str] | None,
+) -> tuple[str, list[Any]]:
+    """WHERE of a fleet list: its condition, an optional customer, rows after the cursor's
+    key (a row-value comparison, which walks the index in key order)."""
+    where, params = [first[0]], [first[1]]
+    if customer[1] is not None:
+        where.append(f"{customer[0]} = ?")
+        params.append(customer[1])
+    if after is not None:
+        where.append(f"({key}) > ({', '.join('?' for _ in after)})")
+        params.extend(after)
+    return " AND ".join(where), params
+
+
+async def dead_page(
+    db: Database, cutoff: str, customer_id: str | None, after: Sequence[str] | None, limit: int
+) -> list[Row]:
+    """Activations last seen before `cutoff`, longest silent first; keyset on (last_seen_at,
+    id) through `license_activations_last_seen`. One row more than `limit` tells whether a
+    next page exists."""
+    key = "last_seen_at, id"
+    where, params = _keyset(("last_seen_at < ?", cutoff), ("customer_id", customer_id), key, after)
+    return await db.fetch_all(
+        f"SELECT {ACTIVATION_COLUMNS} FROM license_activations WHERE {where} "
+        f"ORDER BY {key} LIMIT ?",
+        (*params, limit + 1),
+    )
+
+
+async def printers_in_state(
+    db: Database, state: str, customer_id: str | None, after: Sequence[str] | None, limit: int
+) -> list[Row]:
+    """Reported printers in `state`, oldest report first; keyset on (reported_at,
+    activation_id, name) through `device_printers_state`."""
+    key = "p.reported_at, p.activation_id, p.name"
+    where, params = _keyset(("p.state = ?", state), ("p.customer_id", customer_id), key, after)
+    return await db.fetch_all(
+        f"SELECT {DEVICE_PRINTER_COLUMNS} FROM device_printers p "
+        "JOIN license_activations a ON a.id = p.activation_id "
+        f"WHERE {where} ORDER BY {key} LIMIT ?",
+        (*params, limit + 1),
+    )

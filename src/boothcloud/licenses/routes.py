@@ -1,4 +1,5 @@
-"""License routes: public validation, device activations, the certificate public key."""
+"""License routes: public validation, device activations and their heartbeats, the
+operator's fleet views (dead devices, stopped printers), the certificate public key."""
 
 from __future__ import annotations
 
@@ -7,20 +8,25 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from boothcloud.auth import BoothDep, CallerDep
-from boothcloud.deps import DbDep, ServicesDep
+from boothcloud.auth import BoothDep, CallerDep, OperatorDep
+from boothcloud.deps import DbDep, ServicesDep, SettingsDep
 from boothcloud.http import respond
 from boothcloud.licenses import service
 from boothcloud.licenses.ratelimit import client_address
 from boothcloud.licenses.schemas import (
     ActivationCreate,
     ActivationList,
+    ActivationPage,
     ActivationWithCertificate,
+    DevicePrinterPage,
+    HeartbeatAnswer,
+    HeartbeatCreate,
     PublicKey,
     ValidateRequest,
     ValidateResponse,
 )
 from boothcloud.openapi import problems
+from boothcloud.pagination import CursorQuery, LimitQuery
 from boothcloud.schemas import Ref
 
 router = APIRouter(prefix="/api/licenses", tags=["licenses"])
@@ -87,6 +93,64 @@ async def list_activations(
 async def deactivate_device(activation_id: str, db: DbDep, caller: CallerDep) -> Response:
     await service.deactivate(db, caller, activation_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/activations/{activation_id}/heartbeat",
+    response_model=HeartbeatAnswer,
+    summary="A booth device's heartbeat: agent, disk, printers; refreshes its certificate",
+    description="Sets `last_seen_at` (the device is `ALIVE` for "
+    "`BOOTHCLOUD_HEARTBEAT_WINDOW_SECONDS` after) and replaces the device's printer report. "
+    "The answer carries a fresh certificate when `certificate_expires_at` (the booth's "
+    "current one) is within `BOOTHCLOUD_CERTIFICATE_REFRESH_DAYS`, or is omitted. "
+    "Repeating a heartbeat is harmless.",
+    responses=problems(400, 401, 403, 404, 413, 422),
+)
+async def heartbeat(
+    activation_id: str, body: HeartbeatCreate, services: ServicesDep, caller: BoothDep
+) -> Response:
+    return respond(
+        await service.heartbeat(
+            services.db, caller, activation_id, body, services.signer, services.settings
+        )
+    )
+
+
+OperatorCustomer = Annotated[Ref | None, Query(description="Only this customer's.")]
+
+
+@router.get(
+    "/dead-devices",
+    response_model=ActivationPage,
+    summary="Activated devices not heard from within the heartbeat window (operator)",
+    responses=problems(401, 403, 422),
+)
+async def dead_devices(
+    db: DbDep,
+    settings: SettingsDep,
+    _: OperatorDep,
+    customer_id: OperatorCustomer = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> Response:
+    return respond(await service.dead_devices(db, settings, customer_id, cursor, limit))
+
+
+@router.get(
+    "/stopped-printers",
+    response_model=DevicePrinterPage,
+    summary="Booth printers last reported stopped by their heartbeat (operator)",
+    responses=problems(401, 403, 422),
+)
+async def stopped_printers(
+    db: DbDep,
+    settings: SettingsDep,
+    _: OperatorDep,
+    customer_id: OperatorCustomer = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 50,
+) -> Response:
+    return respond(await service.stopped_printers(db, settings, customer_id, cursor, limit))
 
 
 @router.get(

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
-from boothcloud.schemas import STRICT_BODY, Fingerprint, Name, NoControl, Utf8
+from boothcloud.schemas import (
+    INT64_MAX,
+    STRICT_BODY,
+    Fingerprint,
+    InputDatetime,
+    Name,
+    NoControl,
+    Ref,
+    Utf8,
+    not_a_boolean,
+)
 from boothcloud.settings import Tier
 from boothcloud.timeutil import Timestamp
 
+DeviceStatus = Literal["ALIVE", "DEAD"]
+PrinterStateName = Literal["idle", "printing", "stopped"]
 ValidationCode = Literal["VALID", "NOT_FOUND", "SUSPENDED", "EXPIRED", "NOT_ACTIVATED"]
 
 
@@ -44,6 +63,19 @@ class Activation(BaseModel):
     name: str | None
     created_at: Timestamp
     last_validated_at: Timestamp | None
+    last_seen_at: Timestamp | None = Field(
+        default=None, description="Last heartbeat (or the activation itself)."
+    )
+    status: DeviceStatus = Field(
+        default="DEAD",
+        description="`ALIVE` while `last_seen_at` is within `BOOTHCLOUD_HEARTBEAT_WINDOW_SECONDS`.",
+    )
+    agent_version: str | None = None
+    free_disk_bytes: int | None = None
+    queue_depth: int | None = Field(default=None, description="Print jobs waiting at the booth.")
+    outbox_depth: int | None = Field(
+        default=None, description="Entries the booth has not synced yet."
+    )
 
 
 class ActivationWithCertificate(Activation):
@@ -55,6 +87,115 @@ class ActivationWithCertificate(Activation):
 class ActivationList(BaseModel):
     items: list[Activation]
     device_limit: int | None = Field(description="null: unlimited")
+
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=128), Utf8, NoControl]
+Reason = Annotated[str, StringConstraints(max_length=500), Utf8, NoControl]
+# Integral numbers (`5.0` reads as 5, `true` is refused); the schema is stated in full
+# because a before-validator hides the bounds from the generated one.
+Count = Annotated[
+    int,
+    BeforeValidator(not_a_boolean),
+    Field(ge=0, le=INT64_MAX),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": INT64_MAX}),
+]
+Percent = Annotated[
+    int,
+    BeforeValidator(not_a_boolean),
+    Field(ge=0, le=100),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": 100}),
+]
+
+
+class Marker(BaseModel):
+    """A CUPS marker (`marker-names` / `marker-levels`): ink, ribbon, paper."""
+
+    model_config = STRICT_BODY
+
+    name: Label
+    level: Percent | None = Field(
+        default=None, description="Percent left; null when the driver reports none."
+    )
+    type: Label | None = Field(default=None, description="CUPS `marker-types`, e.g. `ribbon`.")
+
+
+class PrinterReport(BaseModel):
+    model_config = STRICT_BODY
+
+    name: Label = Field(description="The CUPS queue name on the booth PC.")
+    printer_id: Ref | None = Field(
+        default=None, description="The boothcloud printer this queue prints for."
+    )
+    state: PrinterStateName = Field(description="CUPS `printer-state`: idle, printing, stopped.")
+    reason: Reason | None = Field(
+        default=None, description="CUPS `printer-state-reasons` / message (why it stopped)."
+    )
+    markers: list[Marker] = Field(default_factory=list, max_length=16)
+
+
+class HeartbeatCreate(BaseModel):
+    model_config = STRICT_BODY
+
+    agent_version: Annotated[str, StringConstraints(min_length=1, max_length=64), Utf8, NoControl]
+    free_disk_bytes: Count | None = None
+    queue_depth: Count = Field(default=0, description="Print jobs waiting at the booth.")
+    outbox_depth: Count | None = Field(
+        default=None, description="Entries the booth has not synced yet."
+    )
+    printers: list[PrinterReport] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Every CUPS queue the agent drives (replaces the previous report).",
+    )
+    certificate_expires_at: InputDatetime | None = Field(
+        default=None,
+        description="`exp` of the certificate the booth holds: within "
+        "`BOOTHCLOUD_CERTIFICATE_REFRESH_DAYS` of now (or omitted), the answer carries a "
+        "fresh one.",
+    )
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> HeartbeatCreate:
+        names = [printer.name for printer in self.printers]
+        if len(set(names)) != len(names):
+            raise ValueError("printers: each CUPS queue name once")
+        return self
+
+
+class IssuedCertificate(BaseModel):
+    token: str = Field(description="Compact JWS (EdDSA) to verify offline.")
+    expires_at: Timestamp
+    grace_until: Timestamp
+
+
+class HeartbeatAnswer(BaseModel):
+    activation: Activation
+    certificate: IssuedCertificate | None = Field(
+        description="A fresh certificate when the booth's is within the refresh window."
+    )
+
+
+class DevicePrinter(BaseModel):
+    activation_id: str
+    customer_id: str
+    device_name: str | None
+    device_status: DeviceStatus
+    name: str = Field(description="The CUPS queue name on the booth PC.")
+    printer_id: str | None
+    state: PrinterStateName
+    reason: str | None
+    markers: list[Marker]
+    reported_at: Timestamp
+
+
+class ActivationPage(BaseModel):
+    items: list[Activation]
+    next_cursor: str | None
+
+
+class DevicePrinterPage(BaseModel):
+    items: list[DevicePrinter]
+    next_cursor: str | None
 
 
 class PublicKey(BaseModel):

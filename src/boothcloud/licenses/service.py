@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import cast
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import orjson
 
 from boothcloud.auth import Caller, not_found
 from boothcloud.db.base import Database, Row
@@ -15,12 +17,20 @@ from boothcloud.licenses.schemas import (
     Activation,
     ActivationCreate,
     ActivationList,
+    ActivationPage,
     ActivationWithCertificate,
+    DevicePrinter,
+    DevicePrinterPage,
+    DeviceStatus,
+    HeartbeatAnswer,
+    HeartbeatCreate,
+    IssuedCertificate,
     ValidateRequest,
     ValidateResponse,
 )
+from boothcloud.pagination import pack_cursor, page_of, unpack_cursor
 from boothcloud.settings import Settings, Tier
-from boothcloud.timeutil import from_db, utcnow
+from boothcloud.timeutil import from_db, to_db, utcnow
 
 _DETAILS = {
     "VALID": "license is valid",
@@ -67,9 +77,24 @@ def device_limit(settings: Settings, license_type: str | None) -> int | None:
     return settings.tier_device_limits.get(cast(Tier, license_type or "starter"))
 
 
-def _with_certificate(
+def dead_cutoff(settings: Settings) -> datetime:
+    """Devices last seen before this moment are DEAD (Keygen's heartbeat window)."""
+    return utcnow() - timedelta(seconds=settings.heartbeat_window_seconds)
+
+
+def device_status(row: Row, settings: Settings) -> DeviceStatus:
+    """The one liveness rule; `dead_page` applies the same cutoff in SQL."""
+    seen = row["last_seen_at"]
+    return "ALIVE" if seen is not None and from_db(seen) >= dead_cutoff(settings) else "DEAD"
+
+
+def _activation(row: Row, settings: Settings) -> dict[str, Any]:
+    return {**row, "status": device_status(row, settings)}
+
+
+def _issue(
     activation: Row, caller: Caller, license_row: Row, signer: CertificateSigner, settings: Settings
-) -> ActivationWithCertificate:
+) -> IssuedCertificate:
     expires_at = license_row["license_expires_at"]
     claims = certificate_claims(
         activation_id=str(activation["id"]),
@@ -81,12 +106,23 @@ def _with_certificate(
         ttl_days=settings.certificate_ttl_days,
         grace_days=settings.certificate_grace_days,
     )
+    return IssuedCertificate(
+        token=signer.sign(claims),
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        grace_until=datetime.fromtimestamp(claims["grace_until"], UTC),
+    )
+
+
+def _with_certificate(
+    activation: Row, caller: Caller, license_row: Row, signer: CertificateSigner, settings: Settings
+) -> ActivationWithCertificate:
+    issued = _issue(activation, caller, license_row, signer, settings)
     return ActivationWithCertificate.model_validate(
         {
-            **activation,
-            "certificate": signer.sign(claims),
-            "certificate_expires_at": datetime.fromtimestamp(claims["exp"], UTC),
-            "certificate_grace_until": datetime.fromtimestamp(claims["grace_until"], UTC),
+            **_activation(activation, settings),
+            "certificate": issued.token,
+            "certificate_expires_at": issued.expires_at,
+            "certificate_grace_until": issued.grace_until,
         }
     )
 
@@ -113,6 +149,7 @@ async def activate(
         body.fingerprint,
         body.name,
         device_limit(settings, caller.license_type),
+        to_db(utcnow()),
     )
     row = await repository.find_activation(db, caller.customer_id, body.fingerprint)
     if row is None:
@@ -137,7 +174,7 @@ async def list_activations(
         raise not_found("customer", scoped)
     rows = await repository.list_activations(db, scoped)
     return ActivationList(
-        items=[Activation.model_validate(r) for r in rows],
+        items=[Activation.model_validate(_activation(r, settings)) for r in rows],
         device_limit=device_limit(settings, str(license_row["license_type"])),
     )
 
@@ -145,3 +182,93 @@ async def list_activations(
 async def deactivate(db: Database, caller: Caller, activation_id: str) -> None:
     caller.owned(await repository.get_activation(db, activation_id), "activation", activation_id)
     await repository.delete_activation(db, activation_id)
+
+
+async def heartbeat(
+    db: Database,
+    caller: Caller,
+    activation_id: str,
+    body: HeartbeatCreate,
+    signer: CertificateSigner,
+    settings: Settings,
+) -> HeartbeatAnswer:
+    """Record a booth's heartbeat; refresh its certificate when it is close to expiry.
+
+    Another customer's activation answers like an unknown one. The certificate is
+    refreshed when the booth's own (`certificate_expires_at`, or none stated) expires
+    within `certificate_refresh_days`: the booth says what it holds, so an answer lost on
+    the way is simply asked for again by the next heartbeat.
+    """
+    caller.owned(await repository.get_activation(db, activation_id), "activation", activation_id)
+    assert caller.customer_id is not None
+    printer_ids = {p.printer_id for p in body.printers if p.printer_id is not None}
+    if printer_ids and not await repository.printers_owned(db, printer_ids, caller.customer_id):
+        raise invalid("printers", "printer_id: no such printer for this customer")
+    now = utcnow()
+    row = await repository.record_heartbeat(
+        db,
+        activation_id,
+        caller.customer_id,
+        to_db(now),
+        body.model_dump(
+            include={"agent_version", "free_disk_bytes", "queue_depth", "outbox_depth"}
+        ),
+        [printer.model_dump() for printer in body.printers],
+    )
+    if row is None:  # deactivated between the read and the write
+        raise not_found("activation", activation_id)
+    certificate = None
+    held = body.certificate_expires_at
+    if held is None or held - now <= timedelta(days=settings.certificate_refresh_days):
+        license_row = await repository.get_license(db, caller.customer_id)
+        if license_row is None:
+            raise not_found("activation", activation_id)
+        certificate = _issue(row, caller, license_row, signer, settings)
+    return HeartbeatAnswer(
+        activation=Activation.model_validate(_activation(row, settings)), certificate=certificate
+    )
+
+
+def _after(cursor: str | None, size: int) -> list[str] | None:
+    """The keyset a fleet list's cursor carries: `size` strings."""
+    if cursor is None:
+        return None
+    return unpack_cursor(cursor, lambda v: len(v) == size and all(isinstance(x, str) for x in v))
+
+
+async def dead_devices(
+    db: Database, settings: Settings, customer_id: str | None, cursor: str | None, limit: int
+) -> ActivationPage:
+    """Activations not heard from within the heartbeat window, longest silent first."""
+    rows = await repository.dead_page(
+        db, to_db(dead_cutoff(settings)), customer_id, _after(cursor, 2), limit
+    )
+    items, next_cursor = page_of(rows, limit, lambda r: pack_cursor([r["last_seen_at"], r["id"]]))
+    return ActivationPage(
+        items=[Activation.model_validate(_activation(r, settings)) for r in items],
+        next_cursor=next_cursor,
+    )
+
+
+async def stopped_printers(
+    db: Database, settings: Settings, customer_id: str | None, cursor: str | None, limit: int
+) -> DevicePrinterPage:
+    """CUPS queues whose booth last reported them `stopped`, oldest report first; with the
+    device's liveness, since a dead booth's last report may be stale."""
+    rows = await repository.printers_in_state(db, "stopped", customer_id, _after(cursor, 3), limit)
+    items, next_cursor = page_of(
+        rows, limit, lambda r: pack_cursor([r["reported_at"], r["activation_id"], r["name"]])
+    )
+    return DevicePrinterPage(
+        items=[
+            DevicePrinter.model_validate(
+                {
+                    **r,
+                    "device_status": device_status(r, settings),
+                    "markers": orjson.loads(r["markers"]),
+                }
+            )
+            for r in items
+        ],
+        next_cursor=next_cursor,
+    )

@@ -69,6 +69,9 @@ class Activation:
     last_seen_at: datetime | None = None
     status: str | None = None  # ALIVE or DEAD (heartbeat window)
     agent_version: str | None = None
+    free_disk_bytes: int | None = None
+    queue_depth: int | None = None
+    outbox_depth: int | None = None
     certificate: Certificate | None = None  # activation answers and refreshing heartbeats
 
     @classmethod
