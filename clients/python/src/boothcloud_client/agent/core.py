@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -287,17 +288,28 @@ class Agent:
                         status.markers,
                     )
                 )
+        claims = self.check().claims
         answer = self.client.heartbeat(
             config.activation_id,
             agent_version=__version__,
             free_disk_bytes=shutil.disk_usage(self.home).free,
-            queue_depth=self.outbox.depth(),
+            queue_depth=self._cups_jobs_waiting(),
             outbox_depth=self.outbox.depth(),
             printers=reported,
+            certificate_expires_at=datetime.fromtimestamp(float(claims["exp"]), UTC),
         )
         if answer.certificate is not None and answer.certificate.token != config.certificate:
             config.certificate = answer.certificate.token
             self._save(config)
+
+    def _cups_jobs_waiting(self) -> int:
+        waiting = 0
+        for queue in self.config.printers:
+            try:
+                waiting += len(cups.active_jobs(queue.queue))
+            except cups.CupsError:
+                continue  # the printer's own state says what is wrong
+        return waiting
 
     # Printing
 

@@ -77,6 +77,7 @@ _GET_PRINTER = _ipp_test(
         "printer-is-accepting-jobs",
         "marker-names",
         "marker-levels",
+        "marker-types",
     ),
 )
 
@@ -230,9 +231,16 @@ def printer(queue: str) -> PrinterStatus:
     reasons = tuple(r for r in _split(attributes.get("printer-state-reasons")) if r != "none")
     names = _split(attributes.get("marker-names"))
     levels = _split(attributes.get("marker-levels"))
+    kinds = _split(attributes.get("marker-types"))
     markers = tuple(
-        Marker(name=name, level=int(level) if level.isdigit() else None)  # -1: unknown
-        for name, level in zip(names, levels, strict=False)
+        Marker(
+            name=name,
+            level=int(levels[i])
+            if i < len(levels) and levels[i].isdigit()
+            else None,  # -1: unknown
+            type=kinds[i] if i < len(kinds) else None,
+        )
+        for i, name in enumerate(names)
     )
     message = attributes.get("printer-state-message") or None
     return PrinterStatus(
