@@ -27,11 +27,15 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.live import free_port
+from tests.clients.conftest import Booth, s3_settings
+from tests.conftest import ADMIN
+from tests.live import Served, free_port, serve_process
+from tests.s3server import S3Server, s3_server  # noqa: F401 - the session fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSTRAINTS = Path(__file__).with_name("photobooth-constraints.txt")
@@ -349,3 +353,38 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# boothcloud and its records
+
+
+@pytest.fixture
+def served(tmp_path: Path, s3_server: S3Server) -> Iterator[Served]:  # noqa: F811
+    with serve_process(tmp_path / "data", **s3_settings(s3_server)) as server:
+        yield server
+
+
+def photos(booth: Booth, **filters: str) -> list[dict[str, Any]]:
+    """Every photo of the booth's customer, as the operator lists them."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, str] = {"customer_id": booth.customer_id, "limit": "200", **filters}
+    while True:
+        page = httpx.get(f"{booth.url}/api/photos", params=params, headers=ADMIN).json()
+        found += page["items"]
+        if not page["next_cursor"]:
+            return found
+        params["cursor"] = page["next_cursor"]
+
+
+def activate(agent: AgentHome, booth: Booth, *queues: str) -> None:
+    printers = [arg for queue in queues for arg in ("--printer", queue)]
+    agent.run("activate", "--server", booth.url, "--license-key", booth.license_key, *printers)
+
+
+def jpeg(folder: Path, index: int) -> Path:
+    """A distinct small JPEG, standing in for a capture the CLI queues."""
+    from PIL import Image
+
+    path = folder / f"queued-{index:02d}.jpg"
+    Image.new("RGB", (64, 48), (index * 20 % 256, 80, 160)).save(path, "JPEG")
+    return path

@@ -4,7 +4,7 @@ agent as its own process, `boothcloud serve` on SQLite with SeaweedFS, CUPS with
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,36 +12,22 @@ import httpx
 import pytest
 from boothcloud_client.agent.outbox import photo_id_for
 
-from tests.booth.conftest import AgentHome, PdfPrinter, Photobooth, stop, wait_for
-from tests.clients.conftest import Booth, new_booth, s3_settings
+from tests.booth.conftest import (
+    AgentHome,
+    PdfPrinter,
+    Photobooth,
+    activate,
+    jpeg,
+    photos,
+    stop,
+    wait_for,
+)
+from tests.clients.conftest import new_booth, s3_settings
 from tests.conftest import ADMIN
 from tests.live import Served, free_port, serve_process
-from tests.s3server import S3Server, s3_server  # noqa: F401 - the session fixture
+from tests.s3server import S3Server
 
 pytestmark = pytest.mark.s3
-
-
-@pytest.fixture
-def served(tmp_path: Path, s3_server: S3Server) -> Iterator[Served]:  # noqa: F811
-    with serve_process(tmp_path / "data", **s3_settings(s3_server)) as server:
-        yield server
-
-
-def photos(booth: Booth, **filters: str) -> list[dict[str, Any]]:
-    """Every photo of the booth's customer, as the operator lists them."""
-    found: list[dict[str, Any]] = []
-    params: dict[str, str] = {"customer_id": booth.customer_id, "limit": "200", **filters}
-    while True:
-        page = httpx.get(f"{booth.url}/api/photos", params=params, headers=ADMIN).json()
-        found += page["items"]
-        if not page["next_cursor"]:
-            return found
-        params["cursor"] = page["next_cursor"]
-
-
-def activate(agent: AgentHome, booth: Booth, *queues: str) -> None:
-    printers = [arg for queue in queues for arg in ("--printer", queue)]
-    agent.run("activate", "--server", booth.url, "--license-key", booth.license_key, *printers)
 
 
 def test_five_captures_are_logged_uploaded_and_printed_once(
@@ -81,18 +67,9 @@ def test_five_captures_are_logged_uploaded_and_printed_once(
     assert agent_home.waiting() == 0
 
 
-def _jpeg(folder: Path, index: int) -> Path:
-    """A distinct small JPEG, standing in for a capture the CLI queues."""
-    from PIL import Image
-
-    path = folder / f"queued-{index:02d}.jpg"
-    Image.new("RGB", (64, 48), (index * 20 % 256, 80, 160)).save(path, "JPEG")
-    return path
-
-
 def test_an_outage_loses_nothing_and_logs_nothing_twice(
     tmp_path: Path,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
     agent_home: AgentHome,
     photobooth_factory: Callable[[Path], Photobooth],
 ) -> None:
@@ -122,7 +99,7 @@ def test_an_outage_loses_nothing_and_logs_nothing_twice(
     assert len({p["session_id"] for p in logged}) == 1
 
     # kill -9 in the middle of draining, repeatedly, until all is drained.
-    queued = [_jpeg(tmp_path, i) for i in range(10)]
+    queued = [jpeg(tmp_path, i) for i in range(10)]
     agent_home.run("close-session")
     agent_home.run("capture", *map(str, queued))
     kills = 0
@@ -159,7 +136,7 @@ def test_a_stopped_printer_claims_nothing_and_the_operator_sees_it(
 ) -> None:
     booth = new_booth(served.url)
     activate(agent_home, booth, pdf_printer.queue)
-    agent_home.run("capture", *(str(_jpeg(tmp_path, i)) for i in range(3)))
+    agent_home.run("capture", *(str(jpeg(tmp_path, i)) for i in range(3)))
     agent_home.run("drain")
     agent_home.cups.run("cupsdisable", pdf_printer.queue)
     agent = agent_home.start("print", "--interval", "0.2", "--heartbeat", "0.2")
