@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from boothcloud_client.agent.core import Agent
+from boothcloud_client.agent.cups import PrinterStatus
 from boothcloud_client.agent.identity import CertificateRefused
 from boothcloud_client.agent.outbox import photo_id_for
 
@@ -90,3 +91,28 @@ def test_a_certificate_runs_through_its_grace_then_refuses(
             agent.check(now=claims["grace_until"] + 1)
     finally:
         agent.close()
+
+
+@pytest.mark.parametrize(
+    ("state", "reasons", "accepting", "blocked"),
+    [
+        ("idle", (), True, False),
+        ("printing", ("media-low-report",), True, False),
+        ("idle", ("media-empty-warning",), True, True),
+        ("idle", ("media-empty-error",), True, True),
+        ("idle", ("media-needed",), True, True),
+        ("idle", ("some-vendor-thing-error",), True, True),
+        ("idle", ("toner-low-warning",), True, False),
+        ("idle", (), False, True),
+        ("stopped", ("paused",), True, True),
+    ],
+)
+def test_which_cups_states_stop_claiming(
+    state: str, reasons: tuple[str, ...], accepting: bool, blocked: bool
+) -> None:
+    """An empty tray (any severity but a report), an error, a stopped or refusing queue
+    block claiming; low supplies do not. CUPS-PDF cannot run out of paper, so the states a
+    real printer reports are given here as `ipptool` would parse them."""
+    status = PrinterStatus("q", state, reasons, "tray 1 empty", accepting, ())  # type: ignore[arg-type]
+    assert (status.blocking_reason is not None) is blocked
+    assert status.reported_state == ("stopped" if blocked else state)

@@ -27,7 +27,8 @@ from tests.conftest import ADMIN
 from tests.live import Served, free_port, serve_process
 from tests.s3server import S3Server
 
-pytestmark = pytest.mark.s3
+# The first run creates .venv-photobooth (pip, about a minute or two) inside the first test.
+pytestmark = [pytest.mark.s3, pytest.mark.timeout(900)]
 
 
 def test_five_captures_are_logged_uploaded_and_printed_once(

@@ -192,6 +192,10 @@ class Agent:
                         break
                     log.error("outbox entry %d refused for good: %s", entry.seq, failure)
                     continue
+                except OSError as error:  # its spooled file is gone: nothing can send it
+                    self.outbox.failed(entry, str(error), permanent=True)
+                    log.error("outbox entry %d cannot be sent: %s", entry.seq, error)
+                    continue
                 self.outbox.done(entry)
                 applied += 1
         return applied

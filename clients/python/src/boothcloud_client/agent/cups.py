@@ -103,7 +103,11 @@ class PrinterStatus:
         if not self.accepting:
             return "not accepting jobs"
         for reason in self.reasons:
-            if reason in BLOCKING_REASONS or reason.endswith("-error"):
+            # IPP suffixes a reason with -error, -warning or -report: only a report is news.
+            base, _, severity = reason.rpartition("-")
+            if severity not in ("error", "warning", "report"):
+                base, severity = reason, ""
+            if severity == "error" or (base in BLOCKING_REASONS and severity != "report"):
                 return self.message or reason
         return None
 
