@@ -90,39 +90,39 @@ def test_an_outage_loses_nothing_and_logs_nothing_twice(
         wait_for("eleven entries waiting", lambda: agent_home.waiting() == 11)
         with serve_process(data, port=port, **settings):
             wait_for("the drain", lambda: agent_home.waiting() == 0)
+            stop(agent)
             logged = photos(booth)
+            assert sorted(p["id"] for p in logged) == sorted(photo_id_for(p) for p in captured)
+            created = {p["id"]: p["created_at"] for p in logged}
+            in_capture_order = [created[photo_id_for(p)] for p in captured]
+            assert in_capture_order == sorted(in_capture_order)
+            assert len({p["session_id"] for p in logged}) == 1
+
+            # kill -9 in the middle of draining, again and again, until all is drained.
+            queued = [jpeg(tmp_path, i) for i in range(10)]
+            agent_home.run("close-session")
+            agent_home.run("capture", *map(str, queued))
+            kills = 0
+            while agent_home.waiting():
+                before = len(photos(booth))
+                drainer = agent_home.start("drain")
+                wait_for(
+                    "a photo drained (or the drain done)",
+                    lambda b=before, d=drainer: len(photos(booth)) > b or d.poll() is not None,
+                    every=0.01,
+                )
+                if drainer.poll() is None:
+                    drainer.send_signal(signal.SIGKILL)
+                    kills += 1
+                drainer.wait()
+            everything = photos(booth)
+            sessions = httpx.get(
+                f"{booth.url}/api/sessions",
+                params={"customer_id": booth.customer_id, "limit": "200"},
+                headers=ADMIN,
+            ).json()["items"]
     finally:
         stop(agent)
-    assert sorted(p["id"] for p in logged) == sorted(photo_id_for(p) for p in captured)
-    created = {p["id"]: p["created_at"] for p in logged}
-    in_capture_order = [created[photo_id_for(p)] for p in captured]
-    assert in_capture_order == sorted(in_capture_order)
-    assert len({p["session_id"] for p in logged}) == 1
-
-    # kill -9 in the middle of draining, repeatedly, until all is drained.
-    queued = [jpeg(tmp_path, i) for i in range(10)]
-    agent_home.run("close-session")
-    agent_home.run("capture", *map(str, queued))
-    kills = 0
-    with serve_process(data, port=port, **settings):
-        while agent_home.waiting():
-            before = len(photos(booth))
-            drainer = agent_home.start("drain")
-            wait_for(
-                "a photo drained (or the drain done)",
-                lambda b=before, d=drainer: len(photos(booth)) > b or d.poll() is not None,
-                every=0.01,
-            )
-            if drainer.poll() is None:
-                drainer.send_signal(signal.SIGKILL)
-                kills += 1
-            drainer.wait()
-        everything = photos(booth)
-        sessions = httpx.get(
-            f"{booth.url}/api/sessions",
-            params={"customer_id": booth.customer_id, "limit": "200"},
-            headers=ADMIN,
-        ).json()["items"]
     assert kills >= 1
     ids = [p["id"] for p in everything]
     assert len(ids) == len(set(ids)) == 20
