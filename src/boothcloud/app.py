@@ -47,6 +47,7 @@ printers, and database backups.
 **Auth**: operator `Authorization: Bearer <admin token>`; booth
 `Authorization: License <license key>` (scoped to its own customer).
 **Errors**: RFC 9457 `application/problem+json` everywhere.
+**Version**: every answer carries `Boothcloud-Api-Version` (see `GET /api/version`).
 """
 
 
