@@ -14,6 +14,7 @@ repository's client distribution installed editable, so its plugin is the code u
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -42,6 +43,10 @@ CONSTRAINTS = Path(__file__).with_name("photobooth-constraints.txt")
 PHOTOBOOTH_VENV = ROOT / ".venv-photobooth"
 CUPSD = Path("/usr/sbin/cupsd")
 CUPS_PDF_PPD = "lsb/usr/cups-pdf/CUPS-PDF_opt.ppd"
+UNPACK_DEMO_VIDEO = (
+    "from photobooth.services.backends.virtualcamera import VirtualCameraBackend as V;"
+    "V.ensure_extracted(V.asset_file, V.asset_extracted_folder)"
+)
 WAIT = 120.0  # seconds any one real component may take before the test gives up
 
 
@@ -179,21 +184,36 @@ def _constraints_hash() -> str:
 def photobooth_venv() -> Path:
     """`.venv-photobooth/bin/photobooth`, installing it first when missing or stale."""
     stamp = PHOTOBOOTH_VENV / ".installed"
-    if not stamp.exists() or stamp.read_text() != _constraints_hash():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(PHOTOBOOTH_VENV)], check=True)
-        pip = [str(PHOTOBOOTH_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-        subprocess.run(
-            [
-                *pip,
-                "-c",
-                str(CONSTRAINTS),
-                "photobooth-app==9.0.0",
-                "-e",
-                f"{ROOT / 'clients' / 'python'}[agent]",
-            ],
-            check=True,
-        )
-        stamp.write_text(_constraints_hash())
+    # Under xdist each worker has this session fixture: the first one installs, the others wait.
+    with (ROOT / ".venv-photobooth.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != _constraints_hash():
+            subprocess.run(
+                [sys.executable, "-m", "venv", "--clear", str(PHOTOBOOTH_VENV)], check=True
+            )
+            pip = [str(PHOTOBOOTH_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+            subprocess.run(
+                [
+                    *pip,
+                    "-c",
+                    str(CONSTRAINTS),
+                    "photobooth-app==9.0.0",
+                    "-e",
+                    f"{ROOT / 'clients' / 'python'}[agent]",
+                ],
+                check=True,
+            )
+            stamp.write_text(_constraints_hash())
+        # The virtual camera unpacks its demo video into ~/.photobooth-data once; do it here,
+        # under the lock, so two photobooth-apps starting at once never race on it. Importing
+        # photobooth writes folders into the working directory: a scratch one.
+        with tempfile.TemporaryDirectory() as scratch:
+            subprocess.run(
+                [str(PHOTOBOOTH_VENV / "bin" / "python"), "-c", UNPACK_DEMO_VIDEO],
+                cwd=scratch,
+                check=True,
+                capture_output=True,
+            )
     return PHOTOBOOTH_VENV / "bin" / "photobooth"
 
 
