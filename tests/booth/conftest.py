@@ -164,7 +164,9 @@ def pdf_printer(cups: Cups, tmp_path: Path) -> Iterator[PdfPrinter]:
     output = tmp_path / "pdf"
     output.mkdir()
     settings = Path("/etc/cups") / f"cups-pdf-{queue}.conf"
-    settings.write_text(f"Out {output}\nLabel 0\n")
+    logs = tmp_path / "cups-pdf-log"  # not a file per test queue in /var/log/cups
+    logs.mkdir()
+    settings.write_text(f"Out {output}\nLogdir {logs}\nLabel 0\n")
     cups.run("lpadmin", "-p", queue, "-E", "-v", f"cups-pdf:/{queue}", "-m", CUPS_PDF_PPD)
     try:
         yield PdfPrinter(queue, output)
