@@ -21,16 +21,26 @@ def test_it_declares_httpx_and_nothing_else() -> None:
 
 
 def test_its_modules_import_only_the_standard_library_httpx_and_itself() -> None:
-    imported: set[str] = set()
-    for module in (CLIENT / "src" / "boothcloud_client").rglob("*.py"):
+    """The booth agent (`boothcloud_client.agent`) may also use its `agent` extra."""
+    extras = tomllib.loads((CLIENT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    agent_extra = {dep.split(">")[0].split("=")[0] for dep in extras["agent"]}
+    package = CLIENT / "src" / "boothcloud_client"
+    outside: set[str] = set()
+    for module in package.rglob("*.py"):
+        imported: set[str] = set()
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Import):
                 imported.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
-    outside = imported - set(sys.stdlib_module_names) - {"httpx", "boothcloud_client"}
+        allowed = {"httpx", "boothcloud_client"}
+        if module.relative_to(package).parts[0] == "agent":
+            allowed |= agent_extra
+        outside |= imported - set(sys.stdlib_module_names) - allowed
     assert outside == set()
-    assert (CLIENT / "src" / "boothcloud_client" / "py.typed").exists()
+    assert (package / "py.typed").exists()
 
 
 def test_importing_it_loads_none_of_the_server_stack() -> None:

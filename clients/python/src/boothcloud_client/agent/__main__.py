@@ -1,0 +1,5 @@
+import sys
+
+from boothcloud_client.agent.cli import main
+
+sys.exit(main())
