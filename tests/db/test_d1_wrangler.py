@@ -16,11 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
+from boothcloud.backups.restore import restore_backup
 from boothcloud.backups.sqltext import values_rows
 from boothcloud.db.base import Database, Statement
 from boothcloud.db.d1 import D1Database
 from boothcloud.db.migrate import MIGRATIONS_TABLE, discover, migrate, pending
 from boothcloud.db.sqlite import SQLiteDatabase
+from boothcloud.storage.local import LocalStore
 from tests.db.d1server import (
     MIGRATIONS,
     Bridge,
@@ -192,14 +194,24 @@ async def test_wrangler_export_restores_into_boothcloud(
         "VALUES ('cus_export', 'Export ''me''', 'export@example.com', 'PB-EXPORT', "
         "'2026-11-25 10:00:00')"
     )
+    await d1_db.execute(  # a child whose parent tables (sessions, venues) were created later
+        "INSERT INTO payments (id, customer_id, amount, platform_fee, status) "
+        "VALUES ('pay_export', 'cus_export', 25000, 750, 'pending')"
+    )
     exported = tmp_path / "export.sql"
     export_local(d1_bridge.persist_to, exported, tmp_path)
+    # Through `backup restore`, as an operator would: wrangler writes each table's CREATE
+    # and rows in creation order, and with foreign keys on SQLite refuses a row whose parent
+    # table comes later (payments -> sessions, venues), so the restore loads with them off
+    # and runs `foreign_key_check` afterwards.
+    store = LocalStore(tmp_path / "objects", "http://127.0.0.1", "test-secret")
+    await restore_backup(store, str(exported), tmp_path / "restored.db")
     restored = SQLiteDatabase(tmp_path / "restored.db")
     try:
-        await restored.executescript(exported.read_text())
         assert await restored.fetch_one("SELECT name FROM customers WHERE id = 'cus_export'") == {
             "name": "Export 'me'"
         }
+        assert await restored.fetch_one("SELECT amount FROM payments") == {"amount": 25000}
         assert await pending(restored, MIGRATIONS) == []
         assert await restored.fetch_all(
             f"SELECT id, name FROM {MIGRATIONS_TABLE} ORDER BY id"

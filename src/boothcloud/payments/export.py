@@ -40,6 +40,7 @@ COLUMNS: tuple[str, ...] = (
     "platform_fee",
     "venue_amount",
     "net_amount",
+    "refunded_amount",
     "paid_amount",
     "paid_at",
     "payment_method",
