@@ -13,7 +13,7 @@ import pytest
 
 from boothcloud.backups import service
 from boothcloud.backups.sqltext import is_transaction_statement
-from boothcloud.db.dump import DUMP_HEADER, MAX_STATEMENT_BYTES
+from boothcloud.db.dump import DUMP_HEADER, MAX_STATEMENT_BYTES, iter_dump
 from boothcloud.deps import Services
 from boothcloud.settings import Settings
 from boothcloud.storage.local import LocalStore
@@ -80,3 +80,19 @@ async def test_sequence_and_migrations_survive(dumped: str, tmp_path: Path) -> N
     conn.close()
     assert sequences["odd"] == len(ODD_VALUES) + 1
     assert sequences["d1_migrations"] == migrations > 0
+
+
+def test_litestream_bookkeeping_stays_out_of_the_dump(tmp_path: Path) -> None:
+    """With point-in-time recovery on, Litestream keeps two tables in the database; they are
+    its state, not data, and a D1 import must not get them."""
+    conn = sqlite3.connect(tmp_path / "replicated.db")
+    conn.executescript(
+        "CREATE TABLE _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER);"
+        "CREATE TABLE _litestream_lock (id INTEGER);"
+        "CREATE TABLE litestream_notes (id INTEGER PRIMARY KEY);"  # a user table, kept
+        "INSERT INTO _litestream_seq VALUES (1, 7); INSERT INTO litestream_notes VALUES (1);"
+    )
+    dumped = "\n".join(iter_dump(conn))
+    conn.close()
+    assert "_litestream" not in dumped
+    assert "litestream_notes" in dumped  # only Litestream's own tables are left out

@@ -58,7 +58,10 @@ def iter_dump(conn: sqlite3.Connection) -> Iterator[str]:
     yield DUMP_HEADER
     cursor = conn.execute(
         "SELECT type, name, sql FROM sqlite_master "
-        "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+        "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+        # Litestream's bookkeeping (`_litestream_seq`, `_litestream_lock`) is not data and
+        # must not travel into a D1 import.
+        "AND name NOT LIKE '\\_litestream\\_%' ESCAPE '\\' ORDER BY rowid"
     )
     cursor.row_factory = None  # plain tuples, whatever the connection's factory
     schema: list[tuple[str, str, str]] = cursor.fetchall()
