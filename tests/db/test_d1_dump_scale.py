@@ -173,19 +173,22 @@ async def test_writes_during_a_dump_are_detected_and_reported(d1_db: D1Database)
         "CREATE TABLE IF NOT EXISTS probe_touched (id INTEGER PRIMARY KEY, updated_at TEXT);"
         "INSERT OR REPLACE INTO probe_touched VALUES (1, '2026-01-01 00:00:00');"
     )
-    stream = d1_db.dump()
-    await anext(stream)  # the bridge's state is taken: the dump has begun
-    await d1_db.execute("INSERT INTO probe_rows (v) VALUES ('late')")
-    await d1_db.execute("UPDATE probe_touched SET updated_at = datetime('now') WHERE id = 1")
-    statements = [s async for s in stream]
-    assert any(s.startswith('INSERT INTO "probe_rows"') for s in statements)
-    report = d1_db.last_dump
-    assert report is not None
-    assert not report.consistent
-    assert report.changed_tables == ["probe_rows", "probe_touched"]
-    assert report.bookmark is not None
+    try:
+        stream = d1_db.dump()
+        await anext(stream)  # the bridge's state is taken: the dump has begun
+        await d1_db.execute("INSERT INTO probe_rows (v) VALUES ('late')")
+        await d1_db.execute("UPDATE probe_touched SET updated_at = datetime('now') WHERE id = 1")
+        statements = [s async for s in stream]
+        assert any(s.startswith('INSERT INTO "probe_rows"') for s in statements)
+        report = d1_db.last_dump
+        assert report is not None
+        assert not report.consistent
+        assert report.changed_tables == ["probe_rows", "probe_touched"]
+        assert report.bookmark is not None
 
-    async for _ in d1_db.dump():  # nothing written meanwhile
-        pass
-    assert d1_db.last_dump is not None
-    assert d1_db.last_dump.consistent
+        async for _ in d1_db.dump():  # nothing written meanwhile
+            pass
+        assert d1_db.last_dump is not None
+        assert d1_db.last_dump.consistent
+    finally:  # the session's D1 is shared: other tests compare its schema with SQLite's
+        await d1_db.executescript("DROP TABLE probe_rows; DROP TABLE probe_touched;")
