@@ -3,10 +3,11 @@ driven by Playwright, against a live server whose payments go through the local 
 Xendit (its callbacks arrive over real HTTP).
 
 The operator signs in, creates a customer and sees its key, watches a payment completed by
-Xendit appear without a reload, exports the CSV and compares it with the API, requeues a
-stuck print, takes and verifies a backup, signs out; an owner sees only their rows. Every
-request any page makes goes to the server itself. With `BOOTHCLOUD_SCREENSHOTS=1` the
-screenshots in docs/console/ are rewritten (see docs/console.md).
+Xendit appear without a reload, exports the CSV and compares it with the API, refunds part
+of the payment from its row, requeues a stuck print, takes and verifies a backup, signs
+out; an owner sees only their rows. Every request any page makes goes to the server
+itself. With `BOOTHCLOUD_SCREENSHOTS=1` the screenshots in docs/console/ are rewritten
+(see docs/console.md).
 """
 
 from __future__ import annotations
@@ -187,7 +188,6 @@ def test_the_operator_console(
         page.reload()  # the daily chart is drawn by the server: now with the money
         page.locator(".chart figcaption").wait_for()
         assert "gross Rp 35.000" in page.locator(".chart figcaption").inner_text()
-        tab.shoot("payments.png", tmp_path)
 
         # The CSV export parses and matches the API's list.
         with page.expect_download() as download:
@@ -198,6 +198,14 @@ def test_the_operator_console(
         assert [(r["id"], r["status"], int(r["amount"]), int(r["net_amount"])) for r in rows] == [
             (p["id"], p["status"], p["amount"], p["net_amount"]) for p in api
         ]
+
+        # Refund part of it from its row; the page answers with what Xendit was asked.
+        row.get_by_label("Amount to refund").fill("5000")
+        row.get_by_role("button", name="Refund").click()
+        assert "Rp 5.000, pending at Xendit" in page.locator("#notice").inner_text()
+        assert page.locator("#payments tr.part", has_text="(pending, operator): Rp 5.000").count()
+        page.locator(".chart figcaption").wait_for()
+        tab.shoot("payments.png", tmp_path)
 
         # Requeue the stuck print.
         tab.goto(f"/console/print-queues?customer_id={studio['id']}")
@@ -211,7 +219,7 @@ def test_the_operator_console(
         assert status == "pending"
 
         tab.goto("/console/booths")
-        assert page.locator("#devices tbody tr").count() == 2
+        assert page.locator("#alive tbody tr").count() == 2  # activating is being heard from
         tab.shoot("booths.png", tmp_path)
 
         # Take a backup (background work, its progress polled), see it listed, verify it.
