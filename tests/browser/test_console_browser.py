@@ -17,6 +17,7 @@ import io
 import os
 import sqlite3
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ import pytest
 
 from boothcloud.app import create_app
 from boothcloud.settings import Settings
+from boothcloud.timeutil import to_db, utcnow
 from tests.browser.test_gallery_browser import chromium  # noqa: F401 - the module fixture
 from tests.conftest import ADMIN, ADMIN_TOKEN, make_settings
 from tests.fakes.xendit_server import SECRET_KEY, RunningFake
+from tests.licenses.test_heartbeat import STOPPED
 from tests.live import free_port, serve_in_thread
 from tests.sessions.helpers import jpeg
 
@@ -119,7 +122,9 @@ def _booth(http: httpx.Client, name: str) -> dict[str, Any]:
         json={"name": f"{name} DNP", "type": "dye-sublimation", "connection_type": "usb"},
         headers=booth,
     )
-    customer.update(booth=booth, session=session.json()["id"], printer=printer.json()["id"])
+    customer.update(
+        booth=booth, device=device["id"], session=session.json()["id"], printer=printer.json()["id"]
+    )
     return customer
 
 
@@ -148,8 +153,21 @@ def test_the_operator_console(
     url, settings = live
     with httpx.Client(base_url=url) as http:
         studio = _booth(http, "Kilau Photobox")
-        _booth(http, "Ceria Fotobooth")
+        quiet = _booth(http, "Ceria Fotobooth")
         stuck = _stuck_print(http, studio, settings)
+        beat = {"agent_version": "0.4.2", "free_disk_bytes": 48 * 1024**3, "queue_depth": 3}
+        answer = http.post(
+            f"/api/licenses/activations/{studio['device']}/heartbeat",
+            json={**beat, "printers": [STOPPED]},
+            headers=studio["booth"],
+        )
+        assert answer.status_code == 200, answer.text
+    with sqlite3.connect(settings.sqlite_path) as db:  # not heard from for two hours
+        silent = to_db(utcnow() - timedelta(hours=2))
+        db.execute(
+            "UPDATE license_activations SET last_seen_at = ? WHERE id = ?",
+            (silent, quiet["device"]),
+        )
     tab = Watched(chromium, url, DESKTOP)
     page = tab.page
     try:
@@ -219,7 +237,10 @@ def test_the_operator_console(
         assert status == "pending"
 
         tab.goto("/console/booths")
-        assert page.locator("#alive tbody tr").count() == 2  # activating is being heard from
+        for table, device in (("dead", quiet), ("stopped", studio), ("alive", studio)):
+            assert page.locator(f"#{table} tbody tr").count() == 1
+            assert device["id"] in page.locator(f"#{table} tbody").inner_text()
+        assert "media-empty-error" in page.locator("#stopped").inner_text()
         tab.shoot("booths.png", tmp_path)
 
         # Take a backup (background work, its progress polled), see it listed, verify it.
