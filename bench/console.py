@@ -76,24 +76,38 @@ def add_payments_and_devices(path: Path, count: int, seed: int) -> dict[str, Any
                 "method": rng.choice(("invoice", "qris")),
             }
         )
-    devices = [
+    devices = []
+    for n, customer in enumerate(customers):
+        # Last heard from up to a week ago: nearly all dead (the window is 10 minutes).
+        seen = (now - timedelta(minutes=rng.randint(0, 10_000))).strftime(run.DB_FORMAT)
+        devices.append(
+            {
+                "id": new_id("act"),
+                "customer_id": customer,
+                "fingerprint": f"booth-{n}",
+                "name": None,
+                "created_at": now.strftime(run.DB_FORMAT),
+                "last_validated_at": seen if rng.random() < 0.9 else None,
+                "last_seen_at": seen,
+            }
+        )
+    # A CUPS queue on every 20th device, every fourth of them stopped (the booths page).
+    queues = [
         {
-            "id": new_id("act"),
-            "customer_id": customer,
-            "fingerprint": f"booth-{n}",
-            "name": None,
-            "created_at": now.strftime(run.DB_FORMAT),
-            "last_validated_at": (
-                (now - timedelta(minutes=rng.randint(0, 10_000))).strftime(run.DB_FORMAT)
-                if rng.random() < 0.9
-                else None
-            ),
+            "activation_id": device["id"],
+            "customer_id": device["customer_id"],
+            "name": "DNP_DS620",
+            "state": "stopped" if n % 4 == 0 else "idle",
+            "reason": "media-empty-error" if n % 4 == 0 else None,
+            "markers": '[{"name": "Ribbon", "level": 3, "type": "ribbon"}]',
+            "reported_at": device["last_seen_at"],
         }
-        for n, customer in enumerate(customers)
+        for n, device in enumerate(devices[::20])
     ]
     conn.execute("BEGIN")
     run._insert(conn, "payments", payments)
     run._insert(conn, "license_activations", devices)
+    run._insert(conn, "device_printers", queues)
     stuck = conn.execute(
         "UPDATE photos SET print_status = 'printing', claimed_at = datetime('now', '-1 day') "
         "WHERE id IN (SELECT id FROM photos WHERE print_status = 'pending' "
@@ -196,7 +210,7 @@ def main() -> int:
             ("/console/payments.csv?status=failed", None),
             ("/console/print-queues", "/api/photos?print_status=pending&limit=25"),
             (f"/console/print-queues?customer_id={busy}", f"/api/photos?customer_id={busy}"),
-            ("/console/booths", None),
+            ("/console/booths", "/api/licenses/dead-devices?limit=25"),
             ("/console/backups", "/api/admin/backups"),
         ]
         rows: dict[str, Any] = {}

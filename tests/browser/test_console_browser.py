@@ -3,10 +3,11 @@ driven by Playwright, against a live server whose payments go through the local 
 Xendit (its callbacks arrive over real HTTP).
 
 The operator signs in, creates a customer and sees its key, watches a payment completed by
-Xendit appear without a reload, exports the CSV and compares it with the API, requeues a
-stuck print, takes and verifies a backup, signs out; an owner sees only their rows. Every
-request any page makes goes to the server itself. With `BOOTHCLOUD_SCREENSHOTS=1` the
-screenshots in docs/console/ are rewritten (see docs/console.md).
+Xendit appear without a reload, exports the CSV and compares it with the API, refunds part
+of the payment from its row, requeues a stuck print, takes and verifies a backup, signs
+out; an owner sees only their rows. Every request any page makes goes to the server
+itself. With `BOOTHCLOUD_SCREENSHOTS=1` the screenshots in docs/console/ are rewritten
+(see docs/console.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import io
 import os
 import sqlite3
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,11 @@ import pytest
 
 from boothcloud.app import create_app
 from boothcloud.settings import Settings
+from boothcloud.timeutil import to_db, utcnow
 from tests.browser.test_gallery_browser import chromium  # noqa: F401 - the module fixture
 from tests.conftest import ADMIN, ADMIN_TOKEN, make_settings
 from tests.fakes.xendit_server import SECRET_KEY, RunningFake
+from tests.licenses.test_heartbeat import STOPPED
 from tests.live import free_port, serve_in_thread
 from tests.sessions.helpers import jpeg
 
@@ -118,7 +122,9 @@ def _booth(http: httpx.Client, name: str) -> dict[str, Any]:
         json={"name": f"{name} DNP", "type": "dye-sublimation", "connection_type": "usb"},
         headers=booth,
     )
-    customer.update(booth=booth, session=session.json()["id"], printer=printer.json()["id"])
+    customer.update(
+        booth=booth, device=device["id"], session=session.json()["id"], printer=printer.json()["id"]
+    )
     return customer
 
 
@@ -147,8 +153,21 @@ def test_the_operator_console(
     url, settings = live
     with httpx.Client(base_url=url) as http:
         studio = _booth(http, "Kilau Photobox")
-        _booth(http, "Ceria Fotobooth")
+        quiet = _booth(http, "Ceria Fotobooth")
         stuck = _stuck_print(http, studio, settings)
+        beat = {"agent_version": "0.4.2", "free_disk_bytes": 48 * 1024**3, "queue_depth": 3}
+        answer = http.post(
+            f"/api/licenses/activations/{studio['device']}/heartbeat",
+            json={**beat, "printers": [STOPPED]},
+            headers=studio["booth"],
+        )
+        assert answer.status_code == 200, answer.text
+    with sqlite3.connect(settings.sqlite_path) as db:  # not heard from for two hours
+        silent = to_db(utcnow() - timedelta(hours=2))
+        db.execute(
+            "UPDATE license_activations SET last_seen_at = ? WHERE id = ?",
+            (silent, quiet["device"]),
+        )
     tab = Watched(chromium, url, DESKTOP)
     page = tab.page
     try:
@@ -187,7 +206,6 @@ def test_the_operator_console(
         page.reload()  # the daily chart is drawn by the server: now with the money
         page.locator(".chart figcaption").wait_for()
         assert "gross Rp 35.000" in page.locator(".chart figcaption").inner_text()
-        tab.shoot("payments.png", tmp_path)
 
         # The CSV export parses and matches the API's list.
         with page.expect_download() as download:
@@ -198,6 +216,14 @@ def test_the_operator_console(
         assert [(r["id"], r["status"], int(r["amount"]), int(r["net_amount"])) for r in rows] == [
             (p["id"], p["status"], p["amount"], p["net_amount"]) for p in api
         ]
+
+        # Refund part of it from its row; the page answers with what Xendit was asked.
+        row.get_by_label("Amount to refund").fill("5000")
+        row.get_by_role("button", name="Refund").click()
+        assert "Rp 5.000, pending at Xendit" in page.locator("#notice").inner_text()
+        assert page.locator("#payments tr.part", has_text="(pending, operator): Rp 5.000").count()
+        page.locator(".chart figcaption").wait_for()
+        tab.shoot("payments.png", tmp_path)
 
         # Requeue the stuck print.
         tab.goto(f"/console/print-queues?customer_id={studio['id']}")
@@ -211,7 +237,10 @@ def test_the_operator_console(
         assert status == "pending"
 
         tab.goto("/console/booths")
-        assert page.locator("#devices tbody tr").count() == 2
+        for table, device in (("dead", quiet), ("stopped", studio), ("alive", studio)):
+            assert page.locator(f"#{table} tbody tr").count() == 1
+            assert device["id"] in page.locator(f"#{table} tbody").inner_text()
+        assert "media-empty-error" in page.locator("#stopped").inner_text()
         tab.shoot("booths.png", tmp_path)
 
         # Take a backup (background work, its progress polled), see it listed, verify it.

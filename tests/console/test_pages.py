@@ -1,11 +1,10 @@
 """The console's pages in-process: customer search (the API's too), the requeue button's
-refusal, backups as background work, the booths' order."""
+refusal, backups as background work, the booths from their heartbeats."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,9 +12,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from boothcloud.settings import Settings
+from boothcloud.deps import Services
 from tests.conftest import ADMIN, ADMIN_TOKEN, create_customer, license_auth
 from tests.console.helpers import page_csrf, sign_in
+from tests.licenses.test_heartbeat import STOPPED, beat, booth_device, silence
 
 
 @pytest.fixture
@@ -112,26 +112,38 @@ async def test_backups_run_in_the_background_and_verify_only_listed_keys(
     assert "checksum matches" in await _finished(console)
 
 
-async def test_booths_list_the_longest_silent_devices_first(
-    client: httpx.AsyncClient, console: httpx.AsyncClient, settings: Settings
+async def test_booths_show_dead_devices_then_stopped_printers_then_alive_ones(
+    client: httpx.AsyncClient, console: httpx.AsyncClient, services: Services
 ) -> None:
-    fingerprints = []
-    for n, age in enumerate(("-1 minute", "-3 days", None)):
-        owner = await create_customer(client)
-        made = await client.post(
-            "/api/licenses/activations",
-            json={"fingerprint": f"booth-device-{n}"},
-            headers=license_auth(owner["license_key"]),
+    window = services.settings.heartbeat_window_seconds
+    made = {}
+    silences = {"alive-booth-1": 60, "dead-booth-1": window + 60, "dead-booth-2": 3 * window}
+    for fingerprint, silent in silences.items():
+        _, auth, device = await booth_device(client, fingerprint)
+        answer = await beat(
+            client,
+            auth,
+            device["id"],
+            free_disk_bytes=12 * 1024**3,
+            queue_depth=4,
+            printers=[STOPPED] if fingerprint == "alive-booth-1" else [],
         )
-        fingerprints.append(made.json()["fingerprint"])
-        with sqlite3.connect(settings.sqlite_path) as db:
-            db.execute(
-                "UPDATE license_activations SET last_validated_at = "
-                + ("NULL" if age is None else f"datetime('now', '{age}')")
-                + " WHERE id = ?",
-                (made.json()["id"],),
-            )
+        assert answer.status_code == 200, answer.text
+        await silence(services.db, device["id"], silent)
+        made[fingerprint] = device
     page = await console.get("/console/booths")
-    shown = re.findall(r"<code>(booth-device-\d)</code>", page.text)
-    assert shown == [fingerprints[2], fingerprints[1], fingerprints[0]]
-    assert 'id="no-heartbeats"' in page.text
+    assert page.status_code == 200
+    sections = re.findall(r'<table id="(\w+)">', page.text)
+    assert sections == ["dead", "stopped", "alive"]
+    dead, stopped, alive = page.text.split('<table id="')[1:]
+    assert re.findall(r"<code>([\w-]+)</code>", dead) == ["dead-booth-2", "dead-booth-1"]
+    assert re.findall(r"<code>([\w-]+)</code>", alive) == ["alive-booth-1"]
+    assert "DEAD" in dead
+    assert "ALIVE" in alive
+    for shown in ("0.1.0", "12.0 GiB", '<td class="num">4</td>'):  # agent, disk, queue
+        assert shown in alive
+    for shown in ("<code>DNP_DS620</code>", "media-empty-error", "Ribbon (ribbon): 3%", "Paper: ?"):
+        assert shown in stopped
+    one = made["dead-booth-1"]["customer_id"]
+    scoped = await console.get("/console/booths", params={"customer_id": one})
+    assert re.findall(r"<code>([\w-]+)</code>", scoped.text) == ["dead-booth-1"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -18,7 +19,8 @@ from hypothesis import strategies as st
 from boothcloud.deps import Services
 from boothcloud.payments.split import VenueShare, split
 from boothcloud.settings import FeePolicy, Settings
-from tests.conftest import ADMIN, create_customer, license_auth
+from tests.conftest import ADMIN, ADMIN_TOKEN, create_customer, license_auth
+from tests.console.helpers import sign_in
 from tests.fakes.xendit_server import USER_ID, FakeXendit, route_amount
 from tests.payments.conftest import create_payment, payment_settings
 from tests.sessions.helpers import open_session
@@ -296,3 +298,29 @@ async def test_venue_needs_exactly_one_share_and_placement_scopes_devices(
         f"/api/venues/{venue['id']}/activations/{device['activation_id']}", headers=ADMIN
     )
     assert foreign.status_code == 404  # another customer's device is never placed here
+
+
+async def test_the_console_shows_each_payments_parts_and_venue(
+    app: FastAPI, client: httpx.AsyncClient, services: Services, xendit: FakeXendit
+) -> None:
+    customer = await _sub_account_customer(client, services)
+    booth = license_auth(customer["license_key"])
+    venue = await _venue(client, customer["id"], {"basis_points": 1_000})
+    session = await open_session(client, booth)
+    await client.put(
+        f"/api/venues/{venue['id']}/activations/{session['activation_id']}", headers=ADMIN
+    )
+    shared = await create_payment(client, booth, 35_000, method="qris", session_id=session["id"])
+    plain = await create_payment(client, booth, 20_000)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as console:
+        assert (await sign_in(console, ADMIN_TOKEN)).status_code == 303
+        page = (await console.get("/console/payments")).text
+    page_ids = (shared["id"], plain["id"])
+    rows = {p: page.split(f'data-id="{p}"')[1].split("<tr data-id=")[0] for p in page_ids}
+    assert "Platform: Rp 1.750" in rows[shared["id"]]
+    assert f"Venue Kopi Kita, Blok M ({venue['id']}): Rp 3.500" in rows[shared["id"]]
+    assert "Owner: Rp 29.750" in rows[shared["id"]]
+    assert "Platform: Rp 1.000" in rows[plain["id"]]  # the tier's 5% of 20.000
+    assert "Venue" not in rows[plain["id"]]
+    assert "Owner: Rp 19.000" in rows[plain["id"]]

@@ -195,6 +195,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
             ("POST", "/console/backups"),
             ("POST", "/console/backups/verify"),
             ("GET", "/console/owner"),
+            # The console's refund form (issue 10, wiring refunds in): operator only.
+            ("POST", "/console/payments/{payment_id}/refunds"),
         ]
     },
 }

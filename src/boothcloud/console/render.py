@@ -45,7 +45,20 @@ def when(moment: datetime | str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def size(count: int | None) -> str:
+    """Bytes as people read them (a booth's free disk): binary units, one decimal."""
+    if count is None:
+        return ""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{count} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
 templates.filters["rupiah"] = rupiah
+templates.filters["size"] = size
 templates.filters["when"] = when
 
 

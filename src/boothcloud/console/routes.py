@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -38,9 +39,12 @@ from boothcloud.console.render import HEADERS, chart, page
 from boothcloud.customers import service as customers
 from boothcloud.customers.schemas import CustomerCreate, CustomerPatch
 from boothcloud.deps import ServicesDep
-from boothcloud.errors import ProblemError, invalid
+from boothcloud.errors import BadGateway, ProblemError, invalid
 from boothcloud.http import validation_problem
+from boothcloud.payments.xendit import XenditClient
 from boothcloud.photos import service as photos
+from boothcloud.refunds import service as refunds
+from boothcloud.refunds.schemas import Refund, RefundCreate
 
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 Text = Annotated[str | None, Query(max_length=200)]
@@ -329,12 +333,43 @@ async def payment_rows(
 ) -> Response:
     """The first page's rows alone: what the payments page polls for new payments."""
     items, _ = await views.payment_page(console, filters, None)
+    return page("payment_rows.html", console, **await views.payment_rows(console, items))
+
+
+@router.post("/payments/{payment_id}/refunds")
+async def refund_payment(payment_id: str, console: OperatorConsole) -> Response:
+    """The refund form: the refunds service with the form's Idempotency-Key
+    (`views.refund_key`), so a double submit replays the first refund instead of making a
+    second. The answer is the payments page with the outcome as its message; a refusal is
+    an error page (a replayed one too: the service stores only Xendit's refusal, a 502)."""
+    services = console.services
+    amount = console.field("amount")
+    body = _model(
+        RefundCreate,
+        {
+            # digits as a number (the model's bounds apply), anything else as typed: 422
+            "amount": int(amount) if amount and amount.isdigit() and len(amount) < 20 else amount,
+            "note": console.field("note"),
+        },
+    )
+    key = views.refund_key(console, payment_id, console.field("seen"))
+    client = XenditClient.from_settings(services.settings)
+    answer = await refunds.create(
+        services.db, services.settings, client, payment_id, body, key, console.caller
+    )
+    if answer.status >= 400:
+        raise BadGateway(str(orjson.loads(answer.body)["detail"]), code="XENDIT_REFUND_REFUSED")
+    made = Refund.model_validate_json(answer.body)
+    data = await views.payments_overview(console, views.PaymentFilters(), None)
     return page(
-        "payment_rows.html",
+        "payments.html",
         console,
-        payments=items,
-        actions=views.payment_actions,
-        parts=views.payment_parts,
+        status=200 if answer.replayed else 201,
+        query="",
+        cursor=None,
+        refunded=made,
+        replayed=answer.replayed,
+        **data,
     )
 
 

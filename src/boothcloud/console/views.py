@@ -1,16 +1,16 @@
 """What each console page shows, read through the API's own services with the console's
 `Caller`: no SQL and no rule of its own here, only choosing what to ask for.
 
-Seams for the features other issues bring (one place each):
-- refunds: `payment_actions` lists what a payment row offers (the refund button goes there);
-- split payments: `payment_parts` gives a payment's split parts to show under its row;
-- booth heartbeats: `booth_health` orders devices and printers; today it has only the
-  activations' last validation to go by.
+What the other issues brought shows in one place each:
+- refunds: `payment_actions` lists what a payment row offers (the refund form);
+- split payments: `payment_parts` gives a payment's parts (and its refunds) under its row;
+- booth heartbeats: `booth_health` lists dead devices, stopped printers, then alive ones.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,9 +29,13 @@ from boothcloud.payments.schemas import STATUSES, Payment, PaymentSummary
 from boothcloud.photos import service as photos
 from boothcloud.photos.schemas import PhotoFilters
 from boothcloud.printers import service as printers
+from boothcloud.refunds import service as refund_rules
+from boothcloud.refunds.schemas import Refund
 from boothcloud.sessions import service as sessions
 from boothcloud.sessions.schemas import SessionFilters
 from boothcloud.settings import TIERS
+from boothcloud.venues import service as venue_rules
+from boothcloud.venues.schemas import Venue
 
 PAGE = 25  # rows per list page: every list is paginated with the API's cursors
 METHODS = ("invoice", "qris")
@@ -173,14 +177,65 @@ async def payment_page(
     return found.items, found.next_cursor
 
 
-def payment_actions(payment: Payment) -> list[dict[str, str]]:
-    """Buttons a payment row offers. Refunds (another issue) add theirs here."""
-    return []
+def payment_actions(payment: Payment, refunds: list[Refund]) -> list[dict[str, Any]]:
+    """Buttons a payment row offers: a refund form while something is left to refund.
+    `seen` (how many refunds the row showed) makes the form's Idempotency-Key
+    (`refund_key`): a double submit replays, the next refund gets a fresh key."""
+    rest = refund_rules.refundable(payment)
+    if rest <= 0:
+        return []
+    return [
+        {
+            "action": f"/console/payments/{payment.id}/refunds",
+            "label": "Refund",
+            "kind": "refund",
+            "rest": rest,
+            "seen": len(refunds),
+        }
+    ]
 
 
-def payment_parts(payment: Payment) -> list[dict[str, Any]]:
-    """A payment's split parts under its row. Split rules (another issue) fill this."""
-    return []
+def refund_key(console: Console, payment_id: str, seen: str | None) -> str:
+    """The refund form's Idempotency-Key: this session's CSRF token, the payment and the
+    refunds its row showed, hashed (the token itself is never stored)."""
+    material = f"{console.csrf}:{payment_id}:{seen or ''}".encode()
+    return "console-" + hashlib.sha256(material).hexdigest()[:40]
+
+
+def payment_parts(
+    payment: Payment, venue: Venue | None, refunds: list[Refund]
+) -> list[dict[str, Any]]:
+    """A payment's split parts under its row (platform, venue, owner), then its refunds."""
+    parts: list[dict[str, Any]] = [{"label": "Platform", "amount": payment.platform_fee}]
+    if payment.venue_id is not None:
+        name = f"{venue.name} ({venue.id})" if venue else payment.venue_id
+        parts.append({"label": f"Venue {name}", "amount": payment.venue_amount})
+    parts.append({"label": "Owner", "amount": payment.net_amount})
+    for refund in refunds:
+        note = f", {refund.note}" if refund.note else ""
+        label = f"Refund {refund.id} ({refund.status}, {refund.source}{note})"
+        parts.append({"label": label, "amount": refund.amount})
+    return parts
+
+
+async def payment_rows(console: Console, items: list[Payment]) -> dict[str, Any]:
+    """The payments table's context: the rows and, read once for the whole page, each
+    row's refunds and venue for its actions and parts."""
+    db, caller = console.services.db, console.caller
+    refunds = await refund_rules.of_payments(db, items)
+    venues = {
+        venue_id: await venue_rules.get(db, caller, venue_id)
+        for venue_id in {p.venue_id for p in items if p.venue_id is not None}
+    }
+
+    def actions(payment: Payment) -> list[dict[str, Any]]:
+        return payment_actions(payment, refunds[payment.id])
+
+    def parts(payment: Payment) -> list[dict[str, Any]]:
+        venue = venues.get(payment.venue_id) if payment.venue_id else None
+        return payment_parts(payment, venue, refunds[payment.id])
+
+    return {"payments": items, "actions": actions, "parts": parts}
 
 
 async def payments_overview(
@@ -189,14 +244,12 @@ async def payments_overview(
     items, next_cursor = await payment_page(console, filters, cursor)
     flagged, _ = await payment_page(console, PaymentFilters(), None, flagged=True)
     return {
-        "payments": items,
+        **await payment_rows(console, items),
         "next_cursor": next_cursor,
         "flagged": flagged,
         "filters": filters,
         "statuses": STATUSES,
         "methods": METHODS,
-        "actions": payment_actions,
-        "parts": payment_parts,
     }
 
 
@@ -281,11 +334,21 @@ async def print_queues(
 
 
 async def booth_health(console: Console, customer_id: str | None) -> dict[str, Any]:
-    """Devices, the longest silent first. Heartbeats (another issue) replace the order
-    and add each device's and printer's reported state here, and only here."""
+    """Dead devices first, then stopped printers (why, and their ink or ribbon), then the
+    alive devices: each a page of the heartbeat API's own lists (operator only)."""
+    services = console.services
+    db, settings = services.db, services.settings
     customer_id = (customer_id or "").strip()[:64] or None
-    devices = await licenses.quietest(console.services.db, console.caller, customer_id, PAGE * 2)
-    return {"devices": devices, "customer_id": customer_id or "", "heartbeats": False}
+    dead = await licenses.dead_devices(db, settings, customer_id, None, PAGE)
+    stopped = await licenses.stopped_printers(db, settings, customer_id, None, PAGE)
+    alive = await licenses.alive_devices(db, settings, customer_id, None, PAGE)
+    return {
+        "dead": dead,
+        "stopped": stopped,
+        "alive": alive,
+        "customer_id": customer_id or "",
+        "window": settings.heartbeat_window_seconds,
+    }
 
 
 # -- backups --------------------------------------------------------------------------

@@ -97,20 +97,6 @@ async def list_activations(db: Database, customer_id: str) -> list[Row]:
     )
 
 
-async def quietest_activations(db: Database, customer_id: str | None, limit: int) -> list[Row]:
-    """Devices, the longest silent first (never validated before all: SQLite sorts NULL
-    first), with their owner's name: the booths page's order until booths report
-    heartbeats. The page is chosen first and joined after, so only its rows are joined."""
-    scope, params = ("WHERE customer_id = ? ", [customer_id]) if customer_id else ("", [])
-    return await db.fetch_all(
-        "SELECT a.*, c.name AS customer_name FROM ("
-        f"SELECT {ACTIVATION_COLUMNS} FROM license_activations {scope}"
-        "ORDER BY last_validated_at, id LIMIT ?) a JOIN customers c ON c.id = a.customer_id "
-        "ORDER BY a.last_validated_at, a.id",
-        [*params, limit],
-    )
-
-
 async def insert_activation_within_limit(
     db: Database,
     activation_id: str,
@@ -220,14 +206,20 @@ def _keyset(
     return " AND ".join(where), params
 
 
-async def dead_page(
-    db: Database, cutoff: str, customer_id: str | None, after: Sequence[str] | None, limit: int
+async def seen_page(
+    db: Database,
+    cutoff: str,
+    alive: bool,
+    customer_id: str | None,
+    after: Sequence[str] | None,
+    limit: int,
 ) -> list[Row]:
-    """Activations last seen before `cutoff`, longest silent first; keyset on (last_seen_at,
-    id) through `license_activations_last_seen`. One row more than `limit` tells whether a
-    next page exists."""
+    """Activations last seen before `cutoff` (dead) or since (`alive`), longest silent
+    first; keyset on (last_seen_at, id) through `license_activations_last_seen`. One row
+    more than `limit` tells whether a next page exists."""
     key = "last_seen_at, id"
-    where, params = _keyset(("last_seen_at < ?", cutoff), ("customer_id", customer_id), key, after)
+    seen = ("last_seen_at >= ?" if alive else "last_seen_at < ?", cutoff)
+    where, params = _keyset(seen, ("customer_id", customer_id), key, after)
     return await db.fetch_all(
         f"SELECT {ACTIVATION_COLUMNS} FROM license_activations WHERE {where} "
         f"ORDER BY {key} LIMIT ?",

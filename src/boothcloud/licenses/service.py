@@ -83,7 +83,7 @@ def dead_cutoff(settings: Settings) -> datetime:
 
 
 def device_status(row: Row, settings: Settings) -> DeviceStatus:
-    """The one liveness rule; `dead_page` applies the same cutoff in SQL."""
+    """The one liveness rule; `seen_page` applies the same cutoff in SQL."""
     seen = row["last_seen_at"]
     return "ALIVE" if seen is not None and from_db(seen) >= dead_cutoff(settings) else "DEAD"
 
@@ -179,11 +179,6 @@ async def list_activations(
     )
 
 
-async def quietest(db: Database, caller: Caller, customer_id: str | None, limit: int) -> list[Row]:
-    """Devices in the caller's scope, the longest silent first (the console's booths)."""
-    return await repository.quietest_activations(db, caller.scope(customer_id), limit)
-
-
 async def deactivate(db: Database, caller: Caller, activation_id: str) -> None:
     caller.owned(await repository.get_activation(db, activation_id), "activation", activation_id)
     await repository.delete_activation(db, activation_id)
@@ -245,9 +240,27 @@ async def dead_devices(
     db: Database, settings: Settings, customer_id: str | None, cursor: str | None, limit: int
 ) -> ActivationPage:
     """Activations not heard from within the heartbeat window, longest silent first."""
-    rows = await repository.dead_page(
-        db, to_db(dead_cutoff(settings)), customer_id, _after(cursor, 2), limit
-    )
+    return await _seen(db, settings, False, customer_id, cursor, limit)
+
+
+async def alive_devices(
+    db: Database, settings: Settings, customer_id: str | None, cursor: str | None, limit: int
+) -> ActivationPage:
+    """Activations heard from within the heartbeat window, longest silent first (the
+    console's booths page, after the dead devices and the stopped printers)."""
+    return await _seen(db, settings, True, customer_id, cursor, limit)
+
+
+async def _seen(
+    db: Database,
+    settings: Settings,
+    alive: bool,
+    customer_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> ActivationPage:
+    cutoff = to_db(dead_cutoff(settings))
+    rows = await repository.seen_page(db, cutoff, alive, customer_id, _after(cursor, 2), limit)
     items, next_cursor = page_of(rows, limit, lambda r: pack_cursor([r["last_seen_at"], r["id"]]))
     return ActivationPage(
         items=[Activation.model_validate(_activation(r, settings)) for r in items],

@@ -10,6 +10,7 @@ status leaves `pending` once (`finish`, `apply_event`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,17 @@ async def of_payment(db: Database, payment_id: str) -> list[Row]:
     return await db.fetch_all(
         f"SELECT {COLUMNS} FROM refunds WHERE payment_id = ? ORDER BY created_at, id",
         (payment_id,),
+    )
+
+
+async def of_payments(db: Database, payment_ids: Sequence[str]) -> list[Row]:
+    """The refunds of several payments at once (a console page's rows), oldest first."""
+    if not payment_ids:
+        return []
+    marks = ", ".join("?" for _ in payment_ids)
+    return await db.fetch_all(
+        f"SELECT {COLUMNS} FROM refunds WHERE payment_id IN ({marks}) ORDER BY created_at, id",
+        tuple(payment_ids),
     )
 
 

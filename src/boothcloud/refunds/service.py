@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from boothcloud.db.base import Database, Row
 from boothcloud.errors import BadGateway, Conflict, invalid
 from boothcloud.ids import new_id
 from boothcloud.payments import repository as payments
+from boothcloud.payments.schemas import Payment
 from boothcloud.payments.service import KEY_PATTERN, Answer, in_flight_seconds, not_configured
 from boothcloud.payments.xendit import XenditClient, XenditError, XenditRefund
 from boothcloud.refunds import repository
@@ -46,6 +48,25 @@ async def _payment(db: Database, caller: Caller, payment_id: str) -> Row:
 async def list_for_payment(db: Database, caller: Caller, payment_id: str) -> RefundList:
     await _payment(db, caller, payment_id)
     return RefundList(items=[to_model(r) for r in await repository.of_payment(db, payment_id)])
+
+
+async def of_payments(db: Database, listed: Sequence[Payment]) -> dict[str, list[Refund]]:
+    """Each listed payment's refunds. `listed` was read through the caller's scope (the
+    payments list), so no second check is needed here."""
+    found: dict[str, list[Refund]] = {p.id: [] for p in listed}
+    for row in await repository.of_payments(db, list(found)):
+        found[str(row["payment_id"])].append(to_model(row))
+    return found
+
+
+def refundable(payment: Payment) -> int:
+    """What is left to refund of a listed payment, for showing a refund button: the
+    `repository.REMAINING` rule read from the payment's own `refunded_amount` (the insert
+    re-checks it in SQL, so a stale page can never over-refund)."""
+    if payment.status != "completed":
+        return 0
+    paid = payment.paid_amount if payment.paid_amount is not None else payment.amount
+    return max(paid - payment.refunded_amount, 0)
 
 
 def request_hash_of(body: RefundCreate) -> str:
