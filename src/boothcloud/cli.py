@@ -6,12 +6,13 @@ line and exit non-zero; tracebacks are for bugs.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from boothcloud.backups.cli import app as backup_cli
 from boothcloud.clikit import (
     CursorOption,
     JsonOption,
@@ -24,29 +25,50 @@ from boothcloud.clikit import (
     with_database,
 )
 from boothcloud.db.migrate import discover, migrate, pending
-from boothcloud.licenses.cli import app as devices_cli
-from boothcloud.logs import log_config
-from boothcloud.payments.cli import app as payments_cli
-from boothcloud.photos.cli import app as photos_cli
-from boothcloud.printers.cli import app as printers_cli
-from boothcloud.replication.supervisor import Supervisor
 from boothcloud.settings import DEV_ADMIN_TOKEN, Settings, get_settings
+
+if TYPE_CHECKING:
+    from boothcloud.replication.supervisor import Supervisor
+
+# Command groups by name: (module whose `app` they are, help). Imported only when named,
+# so `boothcloud backup restore` does not pay for the domains' services, FastAPI or
+# uvicorn: on a restore the process's peak is imports plus SQLite's cache, nothing else.
+LAZY_GROUPS = {
+    "payments": ("boothcloud.payments.cli", "Guest payments through Xendit."),
+    "photos": ("boothcloud.photos.cli", "Photo log and print status."),
+    "printers": ("boothcloud.printers.cli", "Customers' printers."),
+    "devices": ("boothcloud.licenses.cli", "Booth devices' heartbeats: dead, stopped printers."),
+    "backup": ("boothcloud.backups.cli", "Database backups in the object store."),
+}
+
+
+class LazyGroups(TyperGroup):
+    """The root command: its own commands, plus `LAZY_GROUPS` built when first asked for.
+
+    `ctx` is typed `Any`: TyperGroup's methods name typer's vendored click types, which
+    typer does not export (and a private import is off limits)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY_GROUPS]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in LAZY_GROUPS:
+            return super().get_command(ctx, cmd_name)
+        module, help_text = LAZY_GROUPS[cmd_name]
+        group = typer.main.get_group(importlib.import_module(module).app)
+        group.name, group.help = cmd_name, help_text
+        return group
+
 
 app = typer.Typer(
     name="boothcloud",
     help="Cloud backend for photobooth businesses.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=LazyGroups,
 )
 customers_cli = typer.Typer(help="Customers and their license keys.", no_args_is_help=True)
 app.add_typer(customers_cli, name="customers")
-app.add_typer(payments_cli, name="payments", help="Guest payments through Xendit.")
-app.add_typer(photos_cli, name="photos", help="Photo log and print status.")
-app.add_typer(printers_cli, name="printers", help="Customers' printers.")
-app.add_typer(
-    devices_cli, name="devices", help="Booth devices' heartbeats: dead, stopped printers."
-)
-app.add_typer(backup_cli, name="backup", help="Database backups in the object store.")
 
 
 @app.command()
@@ -107,6 +129,7 @@ def start_replication(settings: Settings, logging_config: dict[str, Any]) -> Sup
     import logging.config
 
     from boothcloud.replication.litestream import ReplicationError, prepare
+    from boothcloud.replication.supervisor import Supervisor
 
     logging.config.dictConfig(logging_config)  # uvicorn applies the same config again
     try:
@@ -128,10 +151,13 @@ def token_hint(settings: Settings) -> str:
 def uvicorn_options(log_level: str, forwarded_allow_ips: str) -> dict[str, Any]:
     """What uvicorn gets besides app and address (`serve`, and the tests' live servers).
 
-    Every log handler redacts secrets (`boothcloud.logs`). `X-Forwarded-For` is believed
-    only from the proxies in `forwarded_allow_ips`; with none, uvicorn's default (trust
-    127.0.0.1) would let any local client pick its address and dodge the rate limits.
+    Every log handler redacts secrets (`boothcloud.logs`, imported here: it loads uvicorn).
+    `X-Forwarded-For` is believed only from the proxies in `forwarded_allow_ips`; with none,
+    uvicorn's default (trust 127.0.0.1) would let any local client pick its address and
+    dodge the rate limits.
     """
+    from boothcloud.logs import log_config
+
     return {
         "log_level": log_level,
         "log_config": log_config(log_level),

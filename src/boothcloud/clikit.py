@@ -13,25 +13,36 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from functools import wraps
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from boothcloud.auth import Caller
 from boothcloud.db import open_database
 from boothcloud.db.base import Database, IntegrityViolation
 from boothcloud.db.migrate import MigrationError, pending
 from boothcloud.errors import ProblemError, constraint_error
 from boothcloud.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from boothcloud.auth import Caller
+
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
 
-OPERATOR = Caller(kind="operator")
+
+def __getattr__(name: str) -> Caller:
+    """`OPERATOR`, the caller the domain commands act as, built on first use: `auth`
+    imports FastAPI, which `boothcloud backup ...` and `migrate` should not load."""
+    if name != "OPERATOR":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from boothcloud.auth import Caller
+
+    return Caller(kind="operator")
+
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the page as JSON: items and next_cursor.")

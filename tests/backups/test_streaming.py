@@ -311,3 +311,71 @@ async def test_gzip_of_the_dump_is_plain_gzip(
     if shutil.which("gzip"):
         checked = await asyncio.to_thread(subprocess.run, ["gzip", "-t", str(path)], check=False)
         assert checked.returncode == 0
+
+
+PEAK_RSS_BOUND_MB = 100  # issue 11's ceiling for each backup command, whatever the size
+
+
+# The command as the console script runs it, then its own high-water mark: VmHWM starts
+# afresh at exec, where `ru_maxrss` would carry over the forking test process's size.
+_RUN_AND_REPORT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from boothcloud.cli import app
+    try:
+        app(sys.argv[2:], prog_name="boothcloud")
+    finally:
+        status = Path("/proc/self/status").read_text().splitlines()
+        Path(sys.argv[1]).write_text(next(s for s in status if s.startswith("VmHWM:")))
+    """
+)
+
+
+def _peak_rss_mb(args: list[str], env: dict[str, str], tmp_path: Path) -> tuple[float, str]:
+    """Run `boothcloud <args>` as a process of its own: (its peak RSS in MB, its stdout)."""
+    peak = tmp_path / "peak.txt"
+    command = [sys.executable, "-c", _RUN_AND_REPORT, str(peak), *args]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return int(peak.read_text().split()[1]) / 1024, result.stdout
+
+
+def test_backup_commands_peak_under_the_bound_on_an_indexed_database(tmp_path: Path) -> None:
+    """A 150 MB database whose index alone sorts 60 MB of keys: every command's whole
+    process (imports included) peaks under the bound. SQLite's page cache and its index
+    sorter both grow to `cache_size`, and the CLI's imports are most of the rest, so a
+    larger cache, eager imports of the server, or a dump held whole would break it."""
+    data = tmp_path / "data"
+    database = data / "boothcloud.db"
+    data.mkdir()
+    conn = sqlite3.connect(database)
+    conn.executescript(
+        """
+        CREATE TABLE big (id INTEGER PRIMARY KEY, tag TEXT NOT NULL, body TEXT NOT NULL);
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000)
+        INSERT INTO big (tag, body)
+        SELECT lower(hex(randomblob(150))), lower(hex(randomblob(100))) FROM n;
+        CREATE INDEX big_tag ON big (tag);
+        """
+    )
+    conn.close()
+    assert database.stat().st_size > 140e6
+    env = {
+        **os.environ,
+        "BOOTHCLOUD_ENVIRONMENT": "test",
+        "BOOTHCLOUD_DATA_DIR": str(data),
+        "BOOTHCLOUD_DATABASE_PATH": str(database),
+    }
+    peaks: dict[str, float] = {}
+    peaks["create"], out = _peak_rss_mb(["backup", "create"], env, tmp_path)
+    key = out.split()[1]
+    peaks["verify"], _ = _peak_rss_mb(["backup", "verify", key], env, tmp_path)
+    restored = tmp_path / "restored.db"
+    peaks["restore"], _ = _peak_rss_mb(
+        ["backup", "restore", key, "--to", str(restored)], env, tmp_path
+    )
+    with sqlite3.connect(restored) as check:
+        assert check.execute("SELECT count(*) FROM big").fetchone() == (200_000,)
+    print(f"peak RSS per command (MB): {peaks}")
+    assert all(mb < PEAK_RSS_BOUND_MB for mb in peaks.values()), peaks
