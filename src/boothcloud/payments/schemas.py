@@ -15,7 +15,15 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from boothcloud.schemas import INT64_MAX, STRICT_BODY, Email, NoControl, Ref, Utf8
+from boothcloud.schemas import (
+    INT64_MAX,
+    STRICT_BODY,
+    Email,
+    NoControl,
+    Ref,
+    Utf8,
+    not_a_boolean,
+)
 from boothcloud.timeutil import Timestamp
 
 PaymentStatus = Literal["pending", "processing", "completed", "failed"]
@@ -109,19 +117,12 @@ class PaymentPage(BaseModel):
 XenditText = Annotated[str, StringConstraints(min_length=1, max_length=256), Utf8, NoControl]
 
 
-def _not_a_boolean(value: object) -> object:
-    # JSON `true` is not an amount, though pydantic's lax int would read it as 1.
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not a boolean")
-    return value
-
-
 _RUPIAH_TEXT = (
     "Whole rupiah: an integral number (`30000.0` is read as 30000; `30000.5` is refused)."
 )
 Rupiah = Annotated[
     int,
-    BeforeValidator(_not_a_boolean),
+    BeforeValidator(not_a_boolean),
     Field(ge=0, le=INT64_MAX, description=_RUPIAH_TEXT),
     # Stated in full: a before-validator hides the bounds from the generated schema.
     WithJsonSchema(
