@@ -59,7 +59,7 @@ def test_booth_flow_over_real_http(served: Served) -> None:
         assert http.post(f"/api/printers/{printer['id']}/claim", headers=booth).status_code == 204
     output = served.stop()
     # The signed requests were logged (redacted), and no secret is in any line.
-    assert f"PUT /objects/photos/{customer['id']}/" in output
+    assert f"method=PUT path=/objects/photos/{customer['id']}/" in output
     assert "?[redacted]" in output
     for secret in (
         signature(photo["upload_url"]),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from boothcloud import jobs
+from boothcloud.accesslog import access_log
 from boothcloud.apidocs import router as docs_router
 from boothcloud.backups.routes import router as backups_router
 from boothcloud.console.routes import router as console_router
@@ -140,7 +141,8 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     install_gallery_pages(app)
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
     app.add_middleware(require_json_body, api=app)
-    app.add_middleware(state_api_version)  # added last: outermost, on every answer
+    app.add_middleware(state_api_version)  # on every answer, errors and 404s included
+    app.add_middleware(access_log)  # outermost: times and logs everything, 413/415 too
     for router in ROUTERS:
         app.include_router(router)
     return app

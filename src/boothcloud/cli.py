@@ -25,7 +25,7 @@ from boothcloud.clikit import (
     with_database,
 )
 from boothcloud.db.migrate import discover, migrate, pending
-from boothcloud.settings import DEV_ADMIN_TOKEN, Settings, get_settings
+from boothcloud.settings import DEV_ADMIN_TOKEN, LogFormat, Settings, get_settings
 
 if TYPE_CHECKING:
     from boothcloud.replication.supervisor import Supervisor
@@ -105,7 +105,7 @@ def serve(
     os.environ["BOOTHCLOUD_HOST"], os.environ["BOOTHCLOUD_PORT"] = host, str(port)
     get_settings.cache_clear()
     out().print(f"boothcloud on http://{host}:{port}  (docs: /docs)  {token_hint(settings)}")
-    options = uvicorn_options(settings.log_level, settings.forwarded_allow_ips)
+    options = uvicorn_options(settings.log_level, settings.forwarded_allow_ips, settings.log_format)
     supervisor = start_replication(settings, options["log_config"])
     try:
         uvicorn.run(
@@ -148,10 +148,13 @@ def token_hint(settings: Settings) -> str:
     return "admin token: BOOTHCLOUD_ADMIN_TOKEN"
 
 
-def uvicorn_options(log_level: str, forwarded_allow_ips: str) -> dict[str, Any]:
+def uvicorn_options(
+    log_level: str, forwarded_allow_ips: str, log_format: LogFormat = "text"
+) -> dict[str, Any]:
     """What uvicorn gets besides app and address (`serve`, and the tests' live servers).
 
     Every log handler redacts secrets (`boothcloud.logs`, imported here: it loads uvicorn).
+    Requests are logged by the app (`boothcloud.accesslog`), so uvicorn's access log is off.
     `X-Forwarded-For` is believed only from the proxies in `forwarded_allow_ips`; with none,
     uvicorn's default (trust 127.0.0.1) would let any local client pick its address and
     dodge the rate limits.
@@ -160,7 +163,8 @@ def uvicorn_options(log_level: str, forwarded_allow_ips: str) -> dict[str, Any]:
 
     return {
         "log_level": log_level,
-        "log_config": log_config(log_level),
+        "log_config": log_config(log_level, log_format),
+        "access_log": False,
         "proxy_headers": bool(forwarded_allow_ips),
         "forwarded_allow_ips": forwarded_allow_ips or None,
     }

@@ -10,7 +10,9 @@ anything shaped like a license key, and `Bearer`/`Basic` credentials.
 
 `log_config` is uvicorn's own logging configuration with that filter on every handler and a
 root handler added, so application and library loggers go through it too; uvicorn applies
-it in every worker process.
+it in every worker process. Request lines come from `boothcloud.accesslog` (uvicorn's own
+access log is off), on stdout as uvicorn's were; `BOOTHCLOUD_LOG_FORMAT=json` makes every
+line one JSON object (`JsonFormatter`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ import copy
 import logging
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from uvicorn.config import LOGGING_CONFIG
+
+from boothcloud.settings import LogFormat
 
 REDACTED = "[redacted]"
 
@@ -67,6 +73,8 @@ class RedactSecrets(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "redacted", False):  # built from redacted fields (accesslog)
+            return True
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, Mapping):
@@ -86,11 +94,46 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def log_config(level: str) -> dict[str, Any]:
-    """uvicorn's logging configuration, every handler filtered, plus a root handler."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: `ts` (UTC, ISO 8601), `level`, `logger`, `message`, the
+    record's structured `fields` (a request line's method, path, status ...) and, for an
+    error, `exception` (already redacted by the filter, which runs before formatting)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line.update(fields)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return orjson.dumps(line, default=str).decode()
+
+
+def log_config(level: str, log_format: LogFormat = "text") -> dict[str, Any]:
+    """uvicorn's logging configuration, every handler filtered, plus a root handler and
+    the request log's handler (stdout, where uvicorn's access lines went)."""
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {"redact": {"()": "boothcloud.logs.RedactSecrets"}}
+    config["handlers"]["requests"] = {**config["handlers"]["access"], "formatter": "default"}
+    if log_format == "json":
+        config["formatters"] = {
+            name: {"()": "boothcloud.logs.JsonFormatter"} for name in ("default", "access")
+        }
     for handler in config["handlers"].values():
         handler["filters"] = ["redact"]
+    config["loggers"]["boothcloud.access"] = {
+        "handlers": ["requests"],
+        "level": level.upper(),
+        "propagate": False,
+    }
     config["root"] = {"handlers": ["default"], "level": level.upper()}
     return config

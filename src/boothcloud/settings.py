@@ -62,6 +62,9 @@ def _known_tiers(value: object, setting: str) -> dict[Tier, Any]:
     return cast(dict[Tier, Any], value)
 
 
+LogFormat = Literal["text", "json"]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BOOTHCLOUD_",
@@ -73,6 +76,8 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production", "test"] = "development"
     log_level: str = "info"
+    # text: uvicorn's lines, requests as logfmt; json: one JSON object per line (accesslog).
+    log_format: LogFormat = "text"
 
     # --- HTTP -----------------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -1,0 +1,167 @@
+"""The request log (`boothcloud.accesslog`): one structured, redacted line per request.
+
+Through the real app and a handler configured exactly as `serve` configures it (text and
+JSON). `test_serve.py` reads the lines a real `serve` process printed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from boothcloud.accesslog import access_log
+from boothcloud.logs import log_config
+from boothcloud.settings import LogFormat
+from tests.conftest import ADMIN
+
+SIG = "9f" * 32
+SHARE = "Zk3q9XvB7mN2pL4rT8wY1cD6fH0jK5sA"
+
+
+def configured(level: str, log_format: LogFormat = "text") -> Iterator[io.StringIO]:
+    """`serve`'s logging configuration writing into a buffer (the root logger left to
+    pytest and the secrets guard), undone afterwards."""
+    out = io.StringIO()
+    config = log_config(level, log_format)
+    for handler in config["handlers"].values():
+        handler["stream"] = out
+    del config["root"]
+    logging.config.dictConfig(config)
+    yield out
+    for name in config["loggers"]:
+        logger = logging.getLogger(name)
+        for handler in logger.handlers[:]:
+            logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
+
+
+@pytest.fixture
+def text_log() -> Iterator[io.StringIO]:
+    yield from configured("info")
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    yield from configured("info", "json")
+
+
+@pytest.fixture
+def quiet_log() -> Iterator[io.StringIO]:
+    yield from configured("warning")
+
+
+def logfmt(line: str) -> dict[str, str]:
+    """The `key=value` pairs of a text request line (values here hold no spaces)."""
+    return dict(pair.split("=", 1) for pair in line.split() if "=" in pair)
+
+
+async def test_one_line_per_request_with_its_fields(
+    client: httpx.AsyncClient, customer: dict[str, Any], text_log: io.StringIO
+) -> None:
+    booth = {"Authorization": f"License {customer['license_key']}"}
+    answer = await client.get(f"/api/customers/{customer['id']}", headers=booth)
+    missing = await client.get("/api/customers/cus_nope", headers=ADMIN)
+    lines = text_log.getvalue().splitlines()
+    assert len(lines) == 2
+    first, second = logfmt(lines[0]), logfmt(lines[1])
+    assert first["method"] == "GET"
+    assert first["path"] == f"/api/customers/{customer['id']}"
+    assert first["status"] == "200"
+    assert int(first["bytes"]) == len(answer.content)
+    assert float(first["ms"]) > 0
+    assert first["client"] == "127.0.0.1"
+    assert first["request_id"] == answer.headers["request-id"]
+    assert second["status"] == "404"
+    assert second["request_id"] == missing.headers["request-id"] != first["request_id"]
+    assert customer["license_key"] not in text_log.getvalue()
+
+
+async def test_secrets_in_the_target_are_redacted(
+    client: httpx.AsyncClient, text_log: io.StringIO
+) -> None:
+    await client.get(f"/objects/photos/cus_1/a.jpg?method=GET&expires=1&signature={SIG}")
+    await client.get(f"/s/{SHARE}")
+    await client.post("/api/licenses/validate?license_key=PB-ABCDE-FGHIJ-KLMNO-PQRST-UVWXY-Z2345")
+    output = text_log.getvalue()
+    for secret in (SIG, SHARE[:16], "PB-ABCDE"):
+        assert secret not in output
+    paths = [logfmt(line)["path"] for line in output.splitlines()]
+    assert paths == [
+        "/objects/photos/cus_1/a.jpg?[redacted]",
+        "/s/[redacted]",
+        "/api/licenses/validate?license_key=[redacted]",
+    ]
+
+
+async def test_answers_of_the_middlewares_are_logged(
+    client: httpx.AsyncClient, text_log: io.StringIO
+) -> None:
+    too_big = await client.post(
+        "/api/customers",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={**ADMIN, "Content-Type": "application/json"},
+    )
+    not_json = await client.post("/api/customers", content=b"name=x", headers=ADMIN)
+    assert (too_big.status_code, not_json.status_code) == (413, 415)
+    statuses = [logfmt(line)["status"] for line in text_log.getvalue().splitlines()]
+    assert statuses == ["413", "415"]
+    assert too_big.headers["request-id"].startswith("req_")
+
+
+async def test_a_decoded_path_with_quotes_and_spaces_stays_one_parseable_line(
+    text_log: io.StringIO,
+) -> None:
+    """A server that gives no `raw_path` leaves the decoded path, which may hold both."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    sent: list[Message] = []
+    scope = {"type": "http", "method": "GET", "path": '/a"b c', "query_string": b""}
+    await access_log(app)(scope, receive_nothing, send)
+    (line,) = text_log.getvalue().splitlines()
+    assert 'path="/a\\"b c" status=204' in line
+    assert "client=- " in line
+    assert dict(sent[0]["headers"])[b"request-id"].startswith(b"req_")
+
+
+async def receive_nothing() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def test_json_format_has_the_fields_as_keys(
+    client: httpx.AsyncClient, customer: dict[str, Any], json_log: io.StringIO
+) -> None:
+    answer = await client.get(f"/api/customers/{customer['id']}", headers=ADMIN)
+    logging.getLogger("uvicorn.error").warning("a plain line")
+    (request, plain) = [json.loads(line) for line in json_log.getvalue().splitlines()][-2:]
+    assert request["logger"] == "boothcloud.access"
+    assert request["level"] == "info"
+    assert request["status"] == 200
+    assert request["path"] == f"/api/customers/{customer['id']}"
+    assert request["request_id"] == answer.headers["request-id"]
+    assert request["ts"].endswith("+00:00")
+    assert plain["message"] == "a plain line"
+    assert plain["level"] == "warning"
+
+
+async def test_no_line_below_info(
+    client: httpx.AsyncClient, customer: dict[str, Any], quiet_log: io.StringIO
+) -> None:
+    answer = await client.get(f"/api/customers/{customer['id']}", headers=ADMIN)
+    assert answer.status_code == 200
+    assert answer.headers["request-id"].startswith("req_")
+    assert quiet_log.getvalue() == ""
