@@ -15,7 +15,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.routing import RouteContext, iter_route_contexts
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
@@ -114,13 +114,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
-def _routes_for_path(routes: Sequence[BaseRoute], scope: Scope) -> list[RouteContext]:
-    """The routes whose path matches the request's, whatever their methods (the routes of
-    included routers too: FastAPI keeps them nested, `iter_route_contexts` walks them)."""
+def _routes_for_path(routes: Sequence[BaseRoute], scope: Scope) -> list[APIRoute]:
+    """The API routes whose path matches the request's, whatever their methods (FastAPI
+    0.136, pinned, copies included routers' routes into the app's table)."""
     return [
         route
-        for route in iter_route_contexts(routes)
-        if route.methods and route.matches(scope)[0] is not Match.NONE
+        for route in routes
+        if isinstance(route, APIRoute) and route.matches(scope)[0] is not Match.NONE
     ]
 
 
