@@ -13,15 +13,25 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Query
+from pydantic import BaseModel, Field
 
 from boothcloud.db.base import Row
 from boothcloud.errors import invalid
 from boothcloud.schemas import Cursor
 
-LimitQuery = Annotated[int, Query(ge=1, le=200, description="Page size, 1-200.")]
-CursorQuery = Annotated[
-    Cursor | None, Query(description="`next_cursor` of the previous page (opaque).")
-]
+LIMIT_HELP = "Page size, 1-200."
+CURSOR_HELP = "`next_cursor` of the previous page (opaque)."
+LimitQuery = Annotated[int, Query(ge=1, le=200, description=LIMIT_HELP)]
+CursorQuery = Annotated[Cursor | None, Query(description=CURSOR_HELP)]
+
+
+class PageQuery(BaseModel):
+    """`cursor` and `limit` as a query model's fields, for a list whose filters are a model
+    too: FastAPI (0.136) reads a query model only when it is the route's one query
+    parameter, so such a route declares one model holding all of them."""
+
+    cursor: Cursor | None = Field(default=None, description=CURSOR_HELP)
+    limit: int = Field(default=50, ge=1, le=200, description=LIMIT_HELP)
 
 
 def pack_cursor(values: list[Any]) -> str:

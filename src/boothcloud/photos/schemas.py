@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from boothcloud.pagination import PageQuery
 from boothcloud.schemas import STRICT_BODY, InputDatetime, Matches, Ref, Utf8
 from boothcloud.storage.keys import MAX_KEY_BYTES, InvalidKey, check_key
 from boothcloud.timeutil import Timestamp
@@ -120,3 +121,11 @@ class PhotoFilters(BaseModel):
     )
     created_from: InputDatetime | None = None
     created_to: InputDatetime | None = None
+
+
+class PhotoListQuery(PhotoFilters, PageQuery):
+    """Every query parameter of `GET /api/photos` (see `PageQuery`)."""
+
+    customer_id: Ref | None = Field(
+        default=None, description="Operator only; a booth sees its own."
+    )

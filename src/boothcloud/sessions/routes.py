@@ -12,12 +12,11 @@ from boothcloud.auth import BoothDep, CallerDep
 from boothcloud.deps import DbDep, SettingsDep, StoreDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
-from boothcloud.pagination import CursorQuery, LimitQuery
 from boothcloud.sessions import branding, qr, service
 from boothcloud.sessions.schemas import (
     Session,
     SessionCreate,
-    SessionFilters,
+    SessionListQuery,
     SessionPage,
     SessionPatch,
     StatsPage,
@@ -58,20 +57,17 @@ async def list_sessions(
     db: DbDep,
     settings: SettingsDep,
     caller: CallerDep,
-    filters: Annotated[SessionFilters, Query()],
-    customer_id: CustomerQuery = None,
-    cursor: CursorQuery = None,
-    limit: LimitQuery = 50,
+    query: Annotated[SessionListQuery, Query()],
 ) -> Response:
     return respond(
         await service.list_page(
             db,
             settings,
             caller,
-            customer_id=customer_id,
-            filters=filters,
-            cursor=cursor,
-            limit=limit,
+            customer_id=query.customer_id,
+            filters=query,
+            cursor=query.cursor,
+            limit=query.limit,
         )
     )
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from boothcloud.pagination import PageQuery
 from boothcloud.schemas import STRICT_BODY, InputDatetime, Ref
 from boothcloud.timeutil import Timestamp
 
@@ -69,6 +70,14 @@ class SessionFilters(BaseModel):
     activation_id: Ref | None = None
     created_from: InputDatetime | None = None
     created_to: InputDatetime | None = None
+
+
+class SessionListQuery(SessionFilters, PageQuery):
+    """Every query parameter of `GET /api/sessions` (see `PageQuery`)."""
+
+    customer_id: str | None = Field(
+        default=None, max_length=64, description="Operator only; a booth sees its own."
+    )
 
 
 class DayStats(BaseModel):
