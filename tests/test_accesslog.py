@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import logging.config
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from boothcloud.accesslog import access_log
-from boothcloud.logs import log_config
+from boothcloud.logs import BatchedLines, log_config
 from boothcloud.settings import LogFormat
 from tests.conftest import ADMIN
 
@@ -59,6 +60,13 @@ def quiet_log() -> Iterator[io.StringIO]:
     yield from configured("warning")
 
 
+def lines(out: io.StringIO) -> list[str]:
+    """What the request log wrote, once its batch is flushed."""
+    for handler in logging.getLogger("boothcloud.access").handlers:
+        handler.flush()
+    return out.getvalue().splitlines()
+
+
 def logfmt(line: str) -> dict[str, str]:
     """The `key=value` pairs of a text request line (values here hold no spaces)."""
     return dict(pair.split("=", 1) for pair in line.split() if "=" in pair)
@@ -70,9 +78,9 @@ async def test_one_line_per_request_with_its_fields(
     booth = {"Authorization": f"License {customer['license_key']}"}
     answer = await client.get(f"/api/customers/{customer['id']}", headers=booth)
     missing = await client.get("/api/customers/cus_nope", headers=ADMIN)
-    lines = text_log.getvalue().splitlines()
-    assert len(lines) == 2
-    first, second = logfmt(lines[0]), logfmt(lines[1])
+    written = lines(text_log)
+    assert len(written) == 2
+    first, second = logfmt(written[0]), logfmt(written[1])
     assert first["method"] == "GET"
     assert first["path"] == f"/api/customers/{customer['id']}"
     assert first["status"] == "200"
@@ -82,7 +90,7 @@ async def test_one_line_per_request_with_its_fields(
     assert first["request_id"] == answer.headers["request-id"]
     assert second["status"] == "404"
     assert second["request_id"] == missing.headers["request-id"] != first["request_id"]
-    assert customer["license_key"] not in text_log.getvalue()
+    assert customer["license_key"] not in text_log.getvalue()  # flushed by lines() above
 
 
 async def test_secrets_in_the_target_are_redacted(
@@ -91,10 +99,10 @@ async def test_secrets_in_the_target_are_redacted(
     await client.get(f"/objects/photos/cus_1/a.jpg?method=GET&expires=1&signature={SIG}")
     await client.get(f"/s/{SHARE}")
     await client.post("/api/licenses/validate?license_key=PB-ABCDE-FGHIJ-KLMNO-PQRST-UVWXY-Z2345")
-    output = text_log.getvalue()
+    output = "\n".join(lines(text_log))
     for secret in (SIG, SHARE[:16], "PB-ABCDE"):
         assert secret not in output
-    paths = [logfmt(line)["path"] for line in output.splitlines()]
+    paths = [logfmt(line)["path"] for line in lines(text_log)]
     assert paths == [
         "/objects/photos/cus_1/a.jpg?[redacted]",
         "/s/[redacted]",
@@ -112,7 +120,7 @@ async def test_answers_of_the_middlewares_are_logged(
     )
     not_json = await client.post("/api/customers", content=b"name=x", headers=ADMIN)
     assert (too_big.status_code, not_json.status_code) == (413, 415)
-    statuses = [logfmt(line)["status"] for line in text_log.getvalue().splitlines()]
+    statuses = [logfmt(line)["status"] for line in lines(text_log)]
     assert statuses == ["413", "415"]
     assert too_big.headers["request-id"].startswith("req_")
 
@@ -132,7 +140,7 @@ async def test_a_decoded_path_with_quotes_and_spaces_stays_one_parseable_line(
     sent: list[Message] = []
     scope = {"type": "http", "method": "GET", "path": '/a"b c', "query_string": b""}
     await access_log(app)(scope, receive_nothing, send)
-    (line,) = text_log.getvalue().splitlines()
+    (line,) = lines(text_log)
     assert 'path="/a\\"b c" status=204' in line
     assert "client=- " in line
     assert dict(sent[0]["headers"])[b"request-id"].startswith(b"req_")
@@ -147,7 +155,8 @@ async def test_json_format_has_the_fields_as_keys(
 ) -> None:
     answer = await client.get(f"/api/customers/{customer['id']}", headers=ADMIN)
     logging.getLogger("uvicorn.error").warning("a plain line")
-    (request, plain) = [json.loads(line) for line in json_log.getvalue().splitlines()][-2:]
+    records = {r["logger"]: r for r in map(json.loads, lines(json_log))}
+    request, plain = records["boothcloud.access"], records["uvicorn.error"]
     assert request["logger"] == "boothcloud.access"
     assert request["level"] == "info"
     assert request["status"] == 200
@@ -164,4 +173,51 @@ async def test_no_line_below_info(
     answer = await client.get(f"/api/customers/{customer['id']}", headers=ADMIN)
     assert answer.status_code == 200
     assert answer.headers["request-id"].startswith("req_")
-    assert quiet_log.getvalue() == ""
+    assert lines(quiet_log) == []
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def record(message: str, level: int = logging.INFO) -> logging.LogRecord:
+    return logging.makeLogRecord({"name": "t", "levelno": level, "levelname": "X", "msg": message})
+
+
+def test_lines_are_written_in_batches_no_larger_than_pipe_buf() -> None:
+    stream = CountingStream()
+    handler = BatchedLines(stream)
+    sent = [f"line {n} " + "x" * 90 for n in range(200)]
+    for message in sent:
+        handler.emit(record(message))
+    handler.flush()
+    assert stream.getvalue().splitlines() == sent
+    assert len(stream.writes) <= len("".join(s + "\n" for s in sent)) // 4000 + 2
+    assert max(len(write) for write in stream.writes) <= BatchedLines.BATCH_BYTES
+
+
+def test_a_warning_is_written_at_once_after_the_lines_before_it() -> None:
+    stream = CountingStream()
+    handler = BatchedLines(stream)
+    handler.emit(record("GET /a 200"))
+    assert stream.getvalue() == ""
+    handler.emit(record("disk almost full", logging.WARNING))
+    assert stream.getvalue().splitlines() == ["GET /a 200", "disk almost full"]
+    handler.close()
+
+
+def test_a_quiet_servers_last_line_is_written_without_a_flush() -> None:
+    stream = CountingStream()
+    handler = BatchedLines(stream)
+    handler.emit(record("GET /last 200"))
+    deadline = time.monotonic() + 30
+    while stream.getvalue() == "" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stream.getvalue() == "GET /last 200\n"
+    handler.close()
