@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -120,6 +121,9 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await build_services(settings, apply_migrations=apply_migrations)
         app.state.services = services
+        # What is alive now (modules, routes, schemas, services) lives as long as the
+        # process: moved out of the collector's generations, no collection rescans it.
+        gc.freeze()
         runner = jobs.start(services)
         try:
             yield
