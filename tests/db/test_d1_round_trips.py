@@ -137,22 +137,22 @@ async def test_activation_makes_one_round_trip(
     booth = await learned_booth(client)  # starter: one device
     path = "/api/licenses/activations"
     count, made = await trips(
-        services, client, "POST", path, json={"fingerprint": "dev-1"}, headers=booth
+        services, client, "POST", path, json={"fingerprint": "booth-pc-1"}, headers=booth
     )
     assert (count, made.status_code) == (1, 201), made.text
     assert made.json()["certificate"]
     count, again = await trips(
-        services, client, "POST", path, json={"fingerprint": "dev-1"}, headers=booth
+        services, client, "POST", path, json={"fingerprint": "booth-pc-1"}, headers=booth
     )
     assert (count, again.status_code) == (1, 200), again.text
     assert again.json()["id"] == made.json()["id"]
     # The tier's limit is decided in the same statement: the refusal is one trip too.
     count, full = await trips(
-        services, client, "POST", path, json={"fingerprint": "dev-2"}, headers=booth
+        services, client, "POST", path, json={"fingerprint": "booth-pc-2"}, headers=booth
     )
     assert (count, full.status_code, full.json()["code"]) == (1, 409, "TOO_MANY_DEVICES")
     listed = (await client.get(path, headers=booth)).json()
-    assert [a["fingerprint"] for a in listed["items"]] == ["dev-1"]
+    assert [a["fingerprint"] for a in listed["items"]] == ["booth-pc-1"]
 
 
 async def test_payment_makes_two_round_trips(
