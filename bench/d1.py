@@ -56,6 +56,7 @@ ROUTES = [
     ("GET /api/printers", "printers", "peer_printers", "printers"),
     ("GET /api/photos", "photos_list", None, "customers"),
     ("POST /api/printers/:id/claim", "claim", None, "printers"),
+    ("POST /api/licenses/activations", "activate", None, "customers"),
 ]
 
 

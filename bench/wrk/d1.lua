@@ -5,6 +5,7 @@
 --   printers     GET  /api/printers
 --   photos_list  GET  /api/photos?limit=20
 --   claim        POST /api/printers/:id/claim  (the printer's owner)
+--   activate     POST /api/licenses/activations (one fingerprint per customer: 201, then 200)
 -- the RFC-007 peer (no auth, as the RFC has none):
 --   peer_customers  GET  /api/customers/:id
 --   peer_photos     POST /api/photos          {id, customer_id}
@@ -49,6 +50,10 @@ function init(args)
       prebuilt[i] = wrk.format("GET", "/api/photos?limit=20", auth)
     elseif scenario == "claim" then
       prebuilt[i] = wrk.format("POST", "/api/printers/" .. row.printer .. "/claim", auth)
+    elseif scenario == "activate" then
+      prebuilt[i] = wrk.format("POST", "/api/licenses/activations",
+        { ["Authorization"] = "License " .. row.key, ["Content-Type"] = "application/json" },
+        '{"fingerprint":"bench-' .. row.id .. '"}')
     elseif scenario == "peer_customers" then
       prebuilt[i] = wrk.format("GET", "/api/customers/" .. row.id)
     elseif scenario == "peer_printers" then

@@ -292,25 +292,42 @@ async function dumpState(db) {
     const key = withoutRowid ? primary.map((row) => row.name) : ["rowid"];
     return { name, columns, key };
   });
-  // A fingerprint per table for the client to compare before and after: rows, largest
-  // key, latest `updated_at` where the table has one. (Local D1's bookmark and
-  // total_changes() advance on reads too, so neither can tell a write.)
+  const terms = tables.map(fingerprintTerms);
   const marks = await db.batch(
-    tables.map((t) => {
-      const last = t.key.length === 1 ? `max(${quoteIdentifier(t.key[0])})` : "NULL";
-      const touched = t.columns.includes("updated_at") ? 'max("updated_at")' : "NULL";
-      return db.prepare(
-        `SELECT count(*) AS count, ${last} AS last, ${touched} AS touched ` +
-          `FROM ${quoteIdentifier(t.name)}`,
-      );
+    tables.map((t, i) => {
+      const list = terms[i].map((term, n) => `${term} AS f${n}`).join(", ");
+      return db.prepare(`SELECT ${list} FROM ${quoteIdentifier(t.name)}`);
     }),
   );
   tables.forEach((t, i) => {
     const mark = marks[i].results[0];
-    t.fingerprint = [mark.count, encodeValue(mark.last), encodeValue(mark.touched)];
+    t.fingerprint = terms[i].map((_, n) => encodeValue(mark[`f${n}`]));
   });
   const bookmark = typeof db.getBookmark === "function" ? db.getBookmark() : null;
   return { schema: schema.results, sequence: sequence.results.length > 0, tables, bookmark };
+}
+
+// A table's fingerprint, for the client to compare before and after a dump: aggregates
+// of one scan. Rows and largest key, and per column its non-NULL count, its total (a
+// number's value, a text's or blob's length) and its largest value (a text's first 64
+// characters, a blob's length). A write that changes any of these is seen: a row in or
+// out, a NULL filled or cleared, a status or number changed, a timestamp moved forward
+// (`updated_at`, `last_seen_at`, `processed_at`, ...). D1 has no hash function in SQL, so
+// a write that keeps every one (a text replaced by another of the same length that does
+// not become the largest, two writes that cancel out) is not. (Local D1's bookmark and
+// total_changes() advance on reads too, so neither can tell a write.)
+function fingerprintTerms(t) {
+  const terms = ["count(*)", t.key.length === 1 ? `max(${quoteIdentifier(t.key[0])})` : "NULL"];
+  for (const name of t.columns) {
+    const c = quoteIdentifier(name);
+    terms.push(
+      `count(${c})`,
+      `total(CASE WHEN typeof(${c}) IN ('integer', 'real') THEN ${c} ELSE length(${c}) END)`,
+      `max(CASE typeof(${c}) WHEN 'blob' THEN length(${c}) ` +
+        `WHEN 'text' THEN substr(${c}, 1, 64) ELSE ${c} END)`,
+    );
+  }
+  return terms;
 }
 
 async function dumpPage(db, body) {

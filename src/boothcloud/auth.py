@@ -155,8 +155,9 @@ async def authenticate_limited(request: Request, header: str | None) -> Caller:
 
 
 async def require_caller_pipelined(request: Request) -> AsyncIterator[Caller]:
-    """`require_caller` in no round trip of its own, for hot routes whose only effects
-    come from database calls.
+    """`require_caller` in no round trip of its own, for hot routes whose effects all come
+    from, or after, their first database call (a payment asks Xendit only once its first
+    batch, which carries the check, has applied).
 
     On a backend that pipelines (D1: every call is an HTTP round trip to the bridge), a
     booth whose key this process has seen is not looked up now: its usability check
@@ -164,8 +165,9 @@ async def require_caller_pipelined(request: Request) -> AsyncIterator[Caller]:
     atomic batch as the route's first call, so the route's statements apply only if the
     license is usable at that moment. If the check fails, the full authentication runs and
     answers exactly what `require_caller` would (401, 403, the failure limit). The caller
-    then carries the customer id only (`record` and `license_type` unset): routes that
-    need the tier use `CallerDep`. A request that ends, answered or refused (a 422 body),
+    then carries the customer id only (`record` and `license_type` unset): a route that
+    needs the tier reads it in its own statements (activation, payments) or uses
+    `CallerDep`. A request that ends, answered or refused (a 422 body),
     with the check never sent runs the full authentication before its answer leaves (a
     function-scoped dependency: its exit runs before the response is sent), so no answer
     goes out on a license that was not checked. On SQLite the key lookup costs

@@ -167,23 +167,37 @@ async def test_a_200k_photo_d1_dumps_in_flat_memory_and_restores_identical(
 
 
 async def test_writes_during_a_dump_are_detected_and_reported(d1_db: D1Database) -> None:
-    """On the session's (small) D1: an insert and an update under a running dump."""
+    """On the session's (small) D1: an insert and updates under a running dump, one of
+    them to a table without `updated_at` (a status, as a photo's print status or an
+    event's processing), one a heartbeat's timestamp and counter."""
     await d1_db.executescript(
         "CREATE TABLE IF NOT EXISTS probe_rows (id INTEGER PRIMARY KEY, v TEXT);"
         "CREATE TABLE IF NOT EXISTS probe_touched (id INTEGER PRIMARY KEY, updated_at TEXT);"
         "INSERT OR REPLACE INTO probe_touched VALUES (1, '2026-01-01 00:00:00');"
+        "CREATE TABLE IF NOT EXISTS probe_status (id TEXT PRIMARY KEY, status TEXT);"
+        "INSERT OR REPLACE INTO probe_status VALUES ('a', 'pending'), ('b', 'pending');"
+        "CREATE TABLE IF NOT EXISTS probe_seen (id INTEGER PRIMARY KEY, seen_at TEXT, n INT);"
+        "INSERT OR REPLACE INTO probe_seen VALUES (1, '2026-01-01 00:00:00', 5), "
+        "(2, '2026-01-02 00:00:00', 5);"
     )
     try:
         stream = d1_db.dump()
         await anext(stream)  # the bridge's state is taken: the dump has begun
         await d1_db.execute("INSERT INTO probe_rows (v) VALUES ('late')")
         await d1_db.execute("UPDATE probe_touched SET updated_at = datetime('now') WHERE id = 1")
+        await d1_db.execute("UPDATE probe_status SET status = 'printing' WHERE id = 'a'")
+        await d1_db.execute("UPDATE probe_seen SET seen_at = datetime('now'), n = 4 WHERE id = 1")
         statements = [s async for s in stream]
         assert any(s.startswith('INSERT INTO "probe_rows"') for s in statements)
         report = d1_db.last_dump
         assert report is not None
         assert not report.consistent
-        assert report.changed_tables == ["probe_rows", "probe_touched"]
+        assert report.changed_tables == [
+            "probe_rows",
+            "probe_seen",
+            "probe_status",
+            "probe_touched",
+        ]
         assert report.bookmark is not None
 
         async for _ in d1_db.dump():  # nothing written meanwhile
@@ -191,4 +205,7 @@ async def test_writes_during_a_dump_are_detected_and_reported(d1_db: D1Database)
         assert d1_db.last_dump is not None
         assert d1_db.last_dump.consistent
     finally:  # the session's D1 is shared: other tests compare its schema with SQLite's
-        await d1_db.executescript("DROP TABLE probe_rows; DROP TABLE probe_touched;")
+        await d1_db.executescript(
+            "DROP TABLE probe_rows; DROP TABLE probe_touched; DROP TABLE probe_status; "
+            "DROP TABLE probe_seen;"
+        )

@@ -16,8 +16,10 @@ from tests.db.test_d1_app import _route_tests, app_bridge, drop_everything
 from tests.fakes.xendit_server import FakeXendit
 from tests.payments import (
     test_create,
+    test_fees,
     test_guarantee,
     test_idempotency,
+    test_qris,
     test_reading,
     test_reconcile,
     test_refund_callbacks,
@@ -46,6 +48,8 @@ async def settings(app_bridge: Bridge, tmp_path: Path, xendit: FakeXendit) -> Se
 
 for _module in (
     test_create,
+    test_fees,  # the fee the INSERT picks by the tier it reads
+    test_qris,
     test_idempotency,
     test_reading,
     test_reconcile,

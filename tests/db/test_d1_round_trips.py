@@ -4,7 +4,8 @@ Every D1 statement call is an HTTP round trip to the bridge (on Cloudflare, a tr
 Worker's region), so a route's latency is its round trips times that trip. The hot routes
 of a booth (booth auth plus the route's read or write) make one call once the process has
 seen the booth's key (`auth.require_caller_pipelined`): the license check rides in the
-same atomic batch as the route's first statement.
+same atomic batch as the route's first statement. A payment makes two: it is recorded
+before Xendit is asked and updated after.
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ import pytest
 from boothcloud.db.d1 import D1Database
 from boothcloud.deps import Services
 from tests.conftest import ADMIN, create_customer, license_auth
-from tests.db.test_d1_app import app_bridge, settings  # noqa: F401  (fixtures: D1 app)
+from tests.db.test_d1_app import app_bridge
+from tests.db.test_d1_payments import settings  # the app on D1 with payments on
+from tests.fakes.xendit_server import FakeXendit
+from tests.payments.conftest import xendit, xendit_server
+from tests.photos.helpers import add_photo, add_printer
 
 pytestmark = pytest.mark.d1
+__all__ = ["app_bridge", "settings", "xendit", "xendit_server"]  # fixtures used here
 
 
 async def trips(
@@ -115,3 +121,78 @@ async def test_a_client_out_of_failures_is_refused_with_a_remembered_key(
         assert (await client.get("/api/photos", headers=wrong)).status_code == 401
     count, refused = await trips(services, client, "GET", "/api/photos", headers=booth)
     assert (count, refused.status_code) == (0, 429)
+
+
+async def learned_booth(client: httpx.AsyncClient, **fields: Any) -> dict[str, str]:
+    """A new customer's booth headers, its key already seen by the process (one request)."""
+    customer = await create_customer(client, **fields)
+    booth = license_auth(customer["license_key"])
+    assert (await client.get("/api/photos", headers=booth)).status_code == 200
+    return booth
+
+
+async def test_activation_makes_one_round_trip(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    booth = await learned_booth(client)  # starter: one device
+    path = "/api/licenses/activations"
+    count, made = await trips(
+        services, client, "POST", path, json={"fingerprint": "booth-pc-1"}, headers=booth
+    )
+    assert (count, made.status_code) == (1, 201), made.text
+    assert made.json()["certificate"]
+    count, again = await trips(
+        services, client, "POST", path, json={"fingerprint": "booth-pc-1"}, headers=booth
+    )
+    assert (count, again.status_code) == (1, 200), again.text
+    assert again.json()["id"] == made.json()["id"]
+    # The tier's limit is decided in the same statement: the refusal is one trip too.
+    count, full = await trips(
+        services, client, "POST", path, json={"fingerprint": "booth-pc-2"}, headers=booth
+    )
+    assert (count, full.status_code, full.json()["code"]) == (1, 409, "TOO_MANY_DEVICES")
+    listed = (await client.get(path, headers=booth)).json()
+    assert [a["fingerprint"] for a in listed["items"]] == ["booth-pc-1"]
+
+
+async def test_payment_makes_two_round_trips(
+    client: httpx.AsyncClient, services: Services, xendit: FakeXendit
+) -> None:
+    booth = await learned_booth(client, license_type="pro")
+    count, paid = await trips(
+        services, client, "POST", "/api/payments", json={"amount": 25_000}, headers=booth
+    )
+    assert (count, paid.status_code) == (2, 201), paid.text
+    assert paid.json()["platform_fee"] == 750  # pro: 3 %, picked by the tier in the INSERT
+    assert paid.json()["xendit_payment_id"] in xendit.invoices
+    keyed = {**booth, "Idempotency-Key": "trip-1"}
+    count, first = await trips(
+        services, client, "POST", "/api/payments", json={"amount": 30_000}, headers=keyed
+    )
+    assert (count, first.status_code) == (2, 201), first.text
+    # A replay: the batch finds the key taken, then reads the stored answer.
+    count, replay = await trips(
+        services, client, "POST", "/api/payments", json={"amount": 30_000}, headers=keyed
+    )
+    assert (count, replay.status_code, replay.json()) == (2, 201, first.json())
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert len(xendit.invoices) == 2
+
+
+async def test_photo_patch_makes_one_round_trip(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    booth = await learned_booth(client)
+    printer = await add_printer(client, booth)
+    photo = await add_photo(client, booth)
+    path = f"/api/photos/{photo['id']}"
+    for body in ({"printer_id": printer["id"]}, {"print_status": "printing"}):
+        count, moved = await trips(services, client, "PATCH", path, json=body, headers=booth)
+        assert (count, moved.status_code) == (1, 200), moved.text
+    assert moved.json()["print_status"] == "printing"
+    assert moved.json()["printer_id"] == printer["id"]
+    # A refused change reads the photo to say why (and changes nothing).
+    count, refused = await trips(
+        services, client, "PATCH", path, json={"print_status": "pending"}, headers=booth
+    )
+    assert (count, refused.status_code, refused.json()["code"]) == (2, 409, "INVALID_TRANSITION")

@@ -156,6 +156,23 @@ async def test_printer_must_be_the_customers(
     assert unassigned.json()["printer_id"] is None
 
 
+async def test_operator_patch_takes_only_the_photo_customers_printer(
+    client: httpx.AsyncClient, booth: dict[str, str]
+) -> None:
+    own = await add_printer(client, booth)
+    other = await create_customer(client)
+    foreign = await add_printer(client, license_auth(other["license_key"]))
+    photo = await add_photo(client, booth)
+    path = f"/api/photos/{photo['id']}"
+    refused = await client.patch(path, json={"printer_id": foreign["id"]}, headers=ADMIN)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "printer_id"
+    body = {"printer_id": own["id"], "print_status": "printing"}
+    moved = await client.patch(path, json=body, headers=ADMIN)
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["printer_id"], moved.json()["print_status"]) == (own["id"], "printing")
+
+
 async def test_list_filters_and_pages(
     client: httpx.AsyncClient, services: Services, booth: dict[str, str]
 ) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from boothcloud.db.base import Database, Row
 from boothcloud.errors import Conflict, register_constraint
 from boothcloud.pagination import keyset
+from boothcloud.settings import TIERS
 
 for _constraint in ("customers.email", "customers_email_lower"):
     register_constraint(_constraint, Conflict, "email", "a customer with this email exists")
@@ -17,6 +19,22 @@ COLUMNS = (
     "purchase_date, created_at, updated_at"
 )
 PATCHABLE = ("name", "email", "phone", "license_type", "license_status", "license_expires_at")
+# Any text that names no tier: what a per-tier rule answers for a tier it does not know.
+_NOT_A_TIER = "?"
+
+
+def tier_case(column: str, rule: Callable[[str], Any]) -> tuple[str, list[Any]]:
+    """`rule(license_type)` as a SQL expression over `column`, for a statement that must
+    decide by the customer's tier without reading it first (D1 has no interactive
+    transaction, and a read would be a round trip of its own).
+
+    The rule stays in Python: it is evaluated here for every tier, for the empty text and
+    for an unknown tier, and the `CASE` only picks among those answers, so the statement
+    decides exactly as `rule` would on the tier it finds."""
+    keys = ("", *TIERS)
+    whens = " ".join("WHEN ? THEN ?" for _ in keys)
+    params = [value for key in keys for value in (key, rule(key))]
+    return f"CASE {column} {whens} ELSE ? END", [*params, rule(_NOT_A_TIER)]
 
 
 async def insert(db: Database, values: dict[str, Any]) -> Row:

@@ -74,7 +74,8 @@ class DumpReport:
 
     bookmark: str | None  # Time Travel bookmark when the dump began
     end_bookmark: str | None  # ... and when it ended
-    # Tables whose fingerprint (rows, largest key, latest `updated_at`) moved meanwhile.
+    # Tables whose fingerprint (rows, largest key, and per column its non-NULL count, total
+    # and largest value: the bridge's `fingerprintTerms`) moved meanwhile.
     changed_tables: list[str]
 
     @property
@@ -272,8 +273,8 @@ class D1Database:
 
         D1 cannot hold a read transaction across requests, so this is not one snapshot:
         each page is consistent in itself, and the bridge's state before and after (the
-        Time Travel bookmark and each table's row count and largest key) tells whether
-        anything was written meanwhile. `last_dump` holds that verdict once the dump ends.
+        Time Travel bookmark and each table's fingerprint) tells whether anything was
+        written meanwhile. `last_dump` holds that verdict once the dump ends.
         """
         self.last_dump = None
         start = await self._post("/dump", {})

@@ -97,28 +97,55 @@ async def list_activations(db: Database, customer_id: str) -> list[Row]:
     )
 
 
-async def insert_activation_within_limit(
+async def activate_within_limit(
     db: Database,
     activation_id: str,
     customer_id: str,
     fingerprint: str,
     name: str | None,
-    limit: int | None,
+    limit: tuple[str, list[Any]],
     now: str,
-) -> bool:
-    """Insert only while the customer is under its device limit, in one statement.
+) -> tuple[Row | None, bool]:
+    """Activate the device unless the customer is at its device limit, and read the result,
+    in one atomic batch (one round trip on D1).
 
-    The count and the insert happen under one write lock, so two booths activating at once
-    can never both take the last slot. Returns False when the limit is reached.
+    `limit` is the tier's limit as a SQL expression over `license_type` (`tier_case`):
+    the INSERT reads the customer's tier, counts its activations and inserts in one
+    statement (D1 has no interactive transaction to read the tier and count in first),
+    under one write lock, so two booths activating at once can never both take the last
+    slot. The SELECT after it answers the license (`license_type`, `license_expires_at`)
+    with the fingerprint's activation (`id` NULL when the limit refused it), or no row when
+    the customer does not exist. Returns that row and whether the INSERT created it now.
     """
-    result = await db.execute(
-        "INSERT INTO license_activations (id, customer_id, fingerprint, name, last_seen_at) "
-        "SELECT ?, ?, ?, ?, ? WHERE ? IS NULL OR "
-        "(SELECT COUNT(*) FROM license_activations WHERE customer_id = ?) < ? "
-        "ON CONFLICT (customer_id, fingerprint) DO NOTHING",
-        (activation_id, customer_id, fingerprint, name, now, limit, customer_id, limit),
+    columns = ", ".join(f"a.{column.strip()}" for column in ACTIVATION_COLUMNS.split(","))
+    results = await db.batch(
+        [
+            Statement(
+                "INSERT INTO license_activations (id, customer_id, fingerprint, name, "
+                f"last_seen_at) SELECT ?, ?, ?, ?, ? FROM (SELECT {limit[0]} AS lim "
+                "FROM customers WHERE id = ?) WHERE lim IS NULL OR "
+                "(SELECT COUNT(*) FROM license_activations WHERE customer_id = ?) < lim "
+                "ON CONFLICT (customer_id, fingerprint) DO NOTHING",
+                (
+                    activation_id,
+                    customer_id,
+                    fingerprint,
+                    name,
+                    now,
+                    *limit[1],
+                    customer_id,
+                    customer_id,
+                ),
+            ),
+            Statement(
+                f"SELECT c.license_type, c.license_expires_at, {columns} FROM customers c "
+                "LEFT JOIN license_activations a ON a.customer_id = c.id AND a.fingerprint = ? "
+                "WHERE c.id = ?",
+                (fingerprint, customer_id),
+            ),
+        ]
     )
-    return result.changes == 1
+    return results[1].first(), results[0].changes == 1
 
 
 async def delete_activation(db: Database, activation_id: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from boothcloud.auth import BoothDep, CallerDep, OperatorDep
+from boothcloud.auth import BoothDep, CallerDep, OperatorDep, PipelinedBoothDep
 from boothcloud.deps import DbDep, ServicesDep, SettingsDep
 from boothcloud.http import respond
 from boothcloud.licenses import service
@@ -58,7 +58,7 @@ async def validate_license(
     },
 )
 async def activate_device(
-    body: ActivationCreate, services: ServicesDep, caller: BoothDep
+    body: ActivationCreate, services: ServicesDep, caller: PipelinedBoothDep
 ) -> Response:
     activation, created = await service.activate(
         services.db, caller, body, services.signer, services.settings

@@ -8,6 +8,7 @@ from typing import Any, cast
 import orjson
 
 from boothcloud.auth import Caller, not_found
+from boothcloud.customers.repository import tier_case
 from boothcloud.db.base import Database, Row
 from boothcloud.errors import Conflict, invalid
 from boothcloud.ids import new_id
@@ -93,13 +94,13 @@ def _activation(row: Row, settings: Settings) -> dict[str, Any]:
 
 
 def _issue(
-    activation: Row, caller: Caller, license_row: Row, signer: CertificateSigner, settings: Settings
+    activation: Row, license_row: Row, signer: CertificateSigner, settings: Settings
 ) -> IssuedCertificate:
     expires_at = license_row["license_expires_at"]
     claims = certificate_claims(
         activation_id=str(activation["id"]),
         customer_id=str(activation["customer_id"]),
-        license_type=str(caller.license_type),
+        license_type=str(license_row["license_type"]),
         fingerprint=str(activation["fingerprint"]),
         issued_at=utcnow(),
         license_expires_at=from_db(expires_at) if expires_at else None,
@@ -113,20 +114,6 @@ def _issue(
     )
 
 
-def _with_certificate(
-    activation: Row, caller: Caller, license_row: Row, signer: CertificateSigner, settings: Settings
-) -> ActivationWithCertificate:
-    issued = _issue(activation, caller, license_row, signer, settings)
-    return ActivationWithCertificate.model_validate(
-        {
-            **_activation(activation, settings),
-            "certificate": issued.token,
-            "certificate_expires_at": issued.expires_at,
-            "certificate_grace_until": issued.grace_until,
-        }
-    )
-
-
 async def activate(
     db: Database,
     caller: Caller,
@@ -136,30 +123,40 @@ async def activate(
 ) -> tuple[ActivationWithCertificate, bool]:
     """Activate this device; the same fingerprint again returns the existing activation.
 
-    Returns the activation (with a fresh certificate) and whether it was created now.
+    Returns the activation (with a fresh certificate) and whether it was created now. One
+    batch (`activate_within_limit`): the tier, its device limit, the insert and the row
+    with its license all come from one moment of the database, so the route needs no
+    customer read of its own (and, with `PipelinedBoothDep`, no lookup for auth either).
     """
     assert caller.customer_id is not None
-    license_row = await repository.get_license(db, caller.customer_id)
-    if license_row is None:
-        raise not_found("customer", caller.customer_id)
-    created = await repository.insert_activation_within_limit(
+    row, created = await repository.activate_within_limit(
         db,
         new_id("act"),
         caller.customer_id,
         body.fingerprint,
         body.name,
-        device_limit(settings, caller.license_type),
+        tier_case("license_type", lambda tier: device_limit(settings, tier)),
         to_db(utcnow()),
     )
-    row = await repository.find_activation(db, caller.customer_id, body.fingerprint)
     if row is None:
-        limit = device_limit(settings, caller.license_type)
+        raise not_found("customer", caller.customer_id)
+    if row["id"] is None:
+        tier = row["license_type"]
         raise Conflict(
-            f"the {caller.license_type} tier allows {limit} activated device(s); "
+            f"the {tier} tier allows {device_limit(settings, tier)} activated device(s); "
             "deactivate one first",
             code="TOO_MANY_DEVICES",
         )
-    return _with_certificate(row, caller, license_row, signer, settings), created
+    issued = _issue(row, row, signer, settings)
+    answer = ActivationWithCertificate.model_validate(
+        {
+            **_activation(row, settings),
+            "certificate": issued.token,
+            "certificate_expires_at": issued.expires_at,
+            "certificate_grace_until": issued.grace_until,
+        }
+    )
+    return answer, created
 
 
 async def list_activations(
@@ -223,7 +220,7 @@ async def heartbeat(
         license_row = await repository.get_license(db, caller.customer_id)
         if license_row is None:
             raise not_found("activation", activation_id)
-        certificate = _issue(row, caller, license_row, signer, settings)
+        certificate = _issue(row, license_row, signer, settings)
     return HeartbeatAnswer(
         activation=Activation.model_validate(_activation(row, settings)), certificate=certificate
     )

@@ -33,10 +33,12 @@ COLUMNS = (
 OPEN = "('pending', 'processing')"  # states an invoice can still leave
 
 
+CUSTOMER_COLUMNS = "id, license_type, xendit_sub_account_id"  # what a payment needs
+
+
 async def get_customer(db: Database, customer_id: str) -> Row | None:
     return await db.fetch_one(
-        "SELECT id, license_type, xendit_sub_account_id FROM customers WHERE id = ?",
-        (customer_id,),
+        f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?", (customer_id,)
     )
 
 
@@ -58,21 +60,59 @@ async def set_sub_account(db: Database, customer_id: str, user_id: str | None) -
     return result.changes == 1
 
 
+@dataclass(frozen=True, slots=True)
+class ByTier:
+    """A column's value that depends on the customer's tier, picked inside the INSERT from
+    the customer row `c` it reads (`customers.repository.tier_case`), so the payment needs
+    no read of the customer before it."""
+
+    sql: str
+    params: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """The Idempotency-Key a payment claims as it is inserted."""
+
+    key: str
+    request_hash: str
+    now: str
+    expires_at: str
+
+
 def _insert_payment(
-    values: dict[str, Any], guard: str = "", guard_params: tuple[Any, ...] = ()
+    values: dict[str, Any], claim: KeyClaim | None, without_sub_account: bool
 ) -> list[Statement]:
-    """The INSERT, only when its session (if any) is the customer's: a condition of the
-    statement itself (D1 has no transaction to check in), then the session takes the
-    payment as its own when it has none yet."""
-    names = ", ".join(values)
-    marks = ", ".join("?" for _ in values)
+    """The INSERT (values may be `ByTier`), then the session taking the payment as its own
+    when it has none yet. The INSERT applies only when its conditions hold, all in the
+    statement itself (D1 has no interactive transaction to check them in first): the
+    customer exists, the session (if any) is the customer's, no live row holds the key,
+    and, with `without_sub_account`, the customer has no Xendit sub-account (the caller
+    then knows no split rule applies)."""
+    exprs = ", ".join(v.sql if isinstance(v, ByTier) else "?" for v in values.values())
+    params: list[Any] = []
+    for value in values.values():
+        params += value.params if isinstance(value, ByTier) else [value]
+    customer_id = values["customer_id"]
+    conditions = ["c.id = ?"]
+    params.append(customer_id)
+    if without_sub_account:
+        conditions.append("(c.xendit_sub_account_id IS NULL OR c.xendit_sub_account_id = '')")
+    if claim is not None:
+        conditions.append(
+            "NOT EXISTS (SELECT 1 FROM idempotency_keys "
+            "WHERE customer_id = ? AND idempotency_key = ?)"
+        )
+        params += [customer_id, claim.key]
     session_id = values.get("session_id")
-    session_ok, session_params = sessions.belongs_clause(session_id, values["customer_id"])
-    condition = f"{guard} AND {session_ok}" if guard else f" WHERE {session_ok}"
+    session_ok, session_params = sessions.belongs_clause(session_id, customer_id)
+    conditions.append(session_ok)
+    params += session_params
     statements = [
         Statement(
-            f"INSERT INTO payments ({names}) SELECT {marks}{condition}",
-            [*values.values(), *guard_params, *session_params],
+            f"INSERT INTO payments ({', '.join(values)}) SELECT {exprs} FROM customers c "
+            f"WHERE {' AND '.join(conditions)}",
+            params,
         )
     ]
     if session_id is not None:
@@ -87,44 +127,52 @@ def _insert_payment(
     return statements
 
 
-async def insert(db: Database, values: dict[str, Any]) -> bool:
-    """False when the session check refused the payment."""
-    results = await db.batch(_insert_payment(values))
-    return results[0].changes == 1
+async def insert(
+    db: Database, values: dict[str, Any], claim: KeyClaim | None, *, without_sub_account: bool
+) -> tuple[Row | None, bool]:
+    """Read the customer, insert the payment and claim its key, in one atomic batch (one
+    round trip on D1, authentication included: `auth.require_caller_pipelined`).
 
-
-async def insert_with_key(
-    db: Database, values: dict[str, Any], key: str, request_hash: str, now: str, expires_at: str
-) -> bool:
-    """Insert the payment and claim the key in one batch; False when the key is taken.
-
-    An expired key is released first. The payment is inserted only while no live row holds
-    the key, and the key row only when that payment exists, so a racing retry with the same
-    key finds the first one's row and never inserts a second payment.
+    Answers the customer row (None: no such customer, nothing inserted) and whether the
+    payment was inserted; when it was not, the customer row tells a caller whether
+    `without_sub_account` refused it, else the session or the key did. An expired key is
+    released first; the payment is inserted only while no live row holds the key, and the
+    key row only when that payment exists, so a racing retry with the same key finds the
+    first one's row and never inserts a second payment.
     """
     customer_id = values["customer_id"]
-    results = await db.batch(
-        [
+    statements = [
+        Statement(f"SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?", (customer_id,))
+    ]
+    if claim is not None:
+        statements.append(
             Statement(
                 "DELETE FROM idempotency_keys "
                 "WHERE customer_id = ? AND idempotency_key = ? AND expires_at <= ?",
-                (customer_id, key, now),
-            ),
-            *_insert_payment(
-                values,
-                " WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys "
-                "WHERE customer_id = ? AND idempotency_key = ?)",
-                (customer_id, key),
-            ),
+                (customer_id, claim.key, claim.now),
+            )
+        )
+    inserted_at = len(statements)
+    statements += _insert_payment(values, claim, without_sub_account)
+    if claim is not None:
+        statements.append(
             Statement(
                 "INSERT INTO idempotency_keys "
                 "(customer_id, idempotency_key, request_hash, payment_id, created_at, expires_at) "
                 "SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM payments WHERE id = ?)",
-                (customer_id, key, request_hash, values["id"], now, expires_at, values["id"]),
-            ),
-        ]
-    )
-    return results[1].changes == 1  # the payment's INSERT
+                (
+                    customer_id,
+                    claim.key,
+                    claim.request_hash,
+                    values["id"],
+                    claim.now,
+                    claim.expires_at,
+                    values["id"],
+                ),
+            )
+        )
+    results = await db.batch(statements)
+    return results[0].first(), results[inserted_at].changes == 1
 
 
 async def get_key(db: Database, customer_id: str, key: str, now: str) -> Row | None:

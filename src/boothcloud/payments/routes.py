@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from boothcloud.auth import CallerDep
+from boothcloud.auth import CallerDep, PipelinedCallerDep
 from boothcloud.deps import DbDep, SettingsDep
 from boothcloud.errors import Unauthorized
 from boothcloud.http import respond
@@ -56,7 +56,7 @@ async def create_payment(
     body: PaymentCreate,
     db: DbDep,
     settings: SettingsDep,
-    caller: CallerDep,
+    caller: PipelinedCallerDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     client = XenditClient.from_settings(settings)

@@ -22,22 +22,25 @@ from typing import Any, cast
 import orjson
 
 from boothcloud.auth import Caller, not_found
+from boothcloud.customers.repository import tier_case
 from boothcloud.db.base import Database, Row
 from boothcloud.errors import (
     BadGateway,
     Conflict,
+    ProblemError,
     ServiceUnavailable,
     invalid,
 )
 from boothcloud.ids import new_id
 from boothcloud.pagination import page_of
 from boothcloud.payments import repository, split_rules
+from boothcloud.payments.fees import platform_fee
 from boothcloud.payments.schemas import Payment, PaymentCreate, PaymentPage
 from boothcloud.payments.split import Split, VenueShare, split
 from boothcloud.payments.xendit import XenditClient, XenditError
 from boothcloud.sessions import qr
 from boothcloud.sessions.service import check_session
-from boothcloud.settings import Settings, Tier
+from boothcloud.settings import FeePolicy, Settings, Tier
 from boothcloud.timeutil import from_db, to_db, utcnow
 
 log = logging.getLogger("boothcloud.payments")
@@ -78,21 +81,23 @@ def not_configured() -> ServiceUnavailable:
     )
 
 
-async def _resolve_customer(db: Database, caller: Caller, body: PaymentCreate) -> Row:
+def _payer(caller: Caller, body: PaymentCreate) -> str:
+    """The customer the payment is for: the operator names one, a booth pays to its own
+    (naming another answers like an unknown customer)."""
     if caller.is_operator:
         if body.customer_id is None:
             raise invalid("customer_id", "required when the operator creates a payment")
-        row = await repository.get_customer(db, body.customer_id)
-        if row is None:
-            raise invalid("customer_id", "no customer with this id")
-        return row
+        return body.customer_id
     assert caller.customer_id is not None
     if body.customer_id is not None:
         caller.check_owns(body.customer_id, "customer", body.customer_id)
-    row = await repository.get_customer(db, caller.customer_id)
-    if row is None:
-        raise not_found("customer", caller.customer_id)
-    return row
+    return caller.customer_id
+
+
+def _no_customer(caller: Caller, customer_id: str) -> ProblemError:
+    if caller.is_operator:
+        return invalid("customer_id", "no customer with this id")
+    return not_found("customer", customer_id)
 
 
 def _check_amount(settings: Settings, amount: int, method: str) -> None:
@@ -246,23 +251,36 @@ async def create(
     body: PaymentCreate,
     idempotency_key: str | None,
 ) -> Answer:
+    """Record the payment (one batch that also reads its customer), then ask Xendit.
+
+    The fee depends on the customer's tier, which is read in the same batch that inserts
+    the payment (the fee of every tier is computed here and the INSERT picks by the tier
+    it finds, `ByTier`), so a payment without a split rule takes one batch before Xendit
+    and one after. A split rule needs the customer's sub-account (and the venue): when
+    one may apply, that first INSERT also requires the customer to have no sub-account,
+    and a customer with one is inserted by a second batch once its split is known.
+    """
     if client is None:
         raise not_configured()
     if idempotency_key is not None and not KEY_PATTERN.match(idempotency_key):
         raise invalid("Idempotency-Key", "1-255 printable ASCII characters")
-    customer = await _resolve_customer(db, caller, body)
-    _check_amount(settings, body.amount, body.method)
-    parts, venue_id, rule_id = await _split(db, settings, customer, body)
+    customer_id = _payer(caller, body)
+    try:
+        _check_amount(settings, body.amount, body.method)
+    except ProblemError:
+        if await repository.get_customer(db, customer_id) is None:
+            raise _no_customer(caller, customer_id) from None  # this error comes first
+        raise
     moment = utcnow()
     now = to_db(moment)
     row: Row = {
         "id": new_id("pay"),
-        "customer_id": customer["id"],
+        "customer_id": customer_id,
         "amount": body.amount,
-        "platform_fee": parts.platform,
-        "venue_id": venue_id,
-        "venue_amount": parts.venue,
-        "split_rule_id": rule_id,
+        "platform_fee": None,  # set below: by the tier in the INSERT, or from the split
+        "venue_id": None,
+        "venue_amount": 0,
+        "split_rule_id": None,
         "status": "pending",
         "description": body.description,
         "payer_email": body.payer_email,
@@ -271,32 +289,51 @@ async def create(
         "created_at": now,
         "updated_at": now,
     }
-    if idempotency_key is None:
-        if not await repository.insert(db, row):  # only the session check refuses it
-            await check_session(db, body.session_id, str(customer["id"]))
-            raise Conflict("the session changed meanwhile; retry", code="CONFLICT")
-    else:
-        request_hash = _request_hash(str(customer["id"]), body)
+    claim = None
+    if idempotency_key is not None:
         expires = to_db(moment + timedelta(hours=settings.idempotency_ttl_hours))
-        if not await repository.insert_with_key(
-            db, row, idempotency_key, request_hash, now, expires
-        ):
-            await check_session(db, body.session_id, str(customer["id"]))
-            return await _replay(db, settings, client, customer, idempotency_key, request_hash, now)
+        claim = repository.KeyClaim(idempotency_key, _request_hash(customer_id, body), now, expires)
+    split_possible = bool(settings.xendit_platform_account_id)
+
+    def fee_of(tier: str) -> int:
+        return platform_fee(body.amount, policy_of(settings, tier))
+
+    fee = repository.ByTier(*tier_case("c.license_type", fee_of))
+    customer, inserted = await repository.insert(
+        db, {**row, "platform_fee": fee}, claim, without_sub_account=split_possible
+    )
+    if customer is None:
+        raise _no_customer(caller, customer_id)
+    row["platform_fee"] = fee_of(customer["license_type"])
+    if not inserted and split_possible and customer["xendit_sub_account_id"]:
+        # Refused for its sub-account (perhaps for its session or key too): a split rule.
+        parts, venue_id, rule_id = await _split(db, settings, customer, body)
+        row.update(venue_id=venue_id, venue_amount=parts.venue, split_rule_id=rule_id)
+        _, inserted = await repository.insert(db, row, claim, without_sub_account=False)
+    if not inserted:  # the session check or a live Idempotency-Key refused it
+        await check_session(db, body.session_id, customer_id)
+        if claim is None:
+            raise Conflict("the session changed meanwhile; retry", code="CONFLICT")
+        return await _replay(db, settings, client, customer, claim.key, claim.request_hash, now)
     return await _create_invoice(db, settings, client, row, customer, idempotency_key)
+
+
+def policy_of(settings: Settings, tier: str) -> FeePolicy:
+    """The tier's fee policy (starter's for a tier the settings do not know)."""
+    return settings.fee_policy.get(cast(Tier, tier)) or settings.fee_policy["starter"]
 
 
 async def _split(
     db: Database, settings: Settings, customer: Row, body: PaymentCreate
 ) -> tuple[Split, str | None, str | None]:
-    """The payment's parts and (recorded, not yet created at Xendit) split rule. A split
-    rule needs both the customer's sub-account and the platform's account; the venue is
-    the one the session's device is placed at. Returns the split, the venue, the rule."""
-    tier = cast(Tier, customer["license_type"])
-    policy = settings.fee_policy.get(tier) or settings.fee_policy["starter"]
+    """The parts and (recorded, not yet created at Xendit) split rule of a payment to a
+    customer with a sub-account while the platform's account is set (what a split rule
+    needs); the venue is the one the session's device is placed at. Returns the split, the
+    venue, the rule."""
+    tier = str(customer["license_type"])
+    policy = policy_of(settings, tier)
     platform_account = settings.xendit_platform_account_id
-    if not customer["xendit_sub_account_id"] or not platform_account:
-        return split(body.amount, policy), None, None
+    assert platform_account  # called only when a split rule applies
     venue = None
     if body.session_id is not None:
         found = await repository.venue_of_session(db, body.session_id, str(customer["id"]))

@@ -113,18 +113,26 @@ async def page(
 async def update(
     db: Database,
     photo_id: str,
-    customer_id: str,
+    customer_id: str | None,
     *,
     status: str | None,
     allowed_from: tuple[str, ...],
     set_printer: bool,
     printer_id: str | None,
 ) -> Row | None:
-    """Apply a transition and/or a printer change only if still allowed; None otherwise."""
+    """Apply a transition and/or a printer change only if allowed; None otherwise.
+
+    ONE conditional UPDATE holds every rule (D1 has no interactive transaction to read
+    the photo and check it first): the photo is `customer_id`'s (None: any customer's,
+    for the operator), its status is one of `allowed_from`, it is uploaded before it
+    goes `printing` (the claim's rule), and the printer is the photo's own customer's."""
     assignments = ["updated_at = datetime('now')"]
-    conditions = ["id = ?", "customer_id = ?"]
+    conditions = ["id = ?"]
     params: list[Any] = []
-    where_params: list[Any] = [photo_id, customer_id]
+    where_params: list[Any] = [photo_id]
+    if customer_id is not None:
+        conditions.append("customer_id = ?")
+        where_params.append(customer_id)
     if status is not None:
         assignments.append("print_status = ?")
         params.append(status)
@@ -138,8 +146,11 @@ async def update(
     if set_printer:
         assignments.append("printer_id = ?")
         params.append(printer_id)
-        conditions.append(_PRINTER_OK)
-        where_params += [printer_id, printer_id, customer_id]
+        conditions.append(
+            "(? IS NULL OR EXISTS (SELECT 1 FROM printers p "
+            "WHERE p.id = ? AND p.customer_id = photos.customer_id))"
+        )
+        where_params += [printer_id, printer_id]
     result = await db.execute(
         f"UPDATE photos SET {', '.join(assignments)} WHERE {' AND '.join(conditions)} "
         f"RETURNING {COLUMNS}",
