@@ -187,3 +187,26 @@ async def test_dates_are_iso_text_storable_as_utc(client: httpx.AsyncClient) -> 
         assert_problem(response, 422)
     summary = await client.get("/api/payments/summary?created_to=12345", headers=ADMIN)
     assert_problem(summary, 422)
+
+
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [("q=a&q=b", ["q"]), ("limit=1&limit=2&q=x", ["limit"]), ("x=1&x=2&q=1&q=2", ["q", "x"])],
+)
+async def test_a_query_parameter_given_twice_is_422(
+    client: httpx.AsyncClient, query: str, fields: list[str]
+) -> None:
+    body = assert_problem(await client.get(f"/api/customers?{query}", headers=ADMIN), 422)
+    assert [error["field"] for error in body["errors"]] == fields  # type: ignore[attr-defined]
+    once = await client.get("/api/customers?q=a&limit=2", headers=ADMIN)
+    assert once.status_code == 200
+
+
+async def test_no_query_parameter_takes_a_list(app: FastAPI) -> None:
+    """Why refusing a repeated query parameter is sound: none of this API's is an array."""
+    for item in app.openapi()["paths"].values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                kinds = {schema.get("type")} | {s.get("type") for s in schema.get("anyOf", [])}
+                assert "array" not in kinds, parameter

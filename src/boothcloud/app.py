@@ -20,7 +20,12 @@ from boothcloud.db import open_database
 from boothcloud.db.migrate import migrate, pending
 from boothcloud.deps import Services
 from boothcloud.health import router as health_router
-from boothcloud.http import install_error_handlers, limit_body_size, require_json_body
+from boothcloud.http import (
+    install_error_handlers,
+    limit_body_size,
+    refuse_repeated_query,
+    require_json_body,
+)
 from boothcloud.licenses.certificates import CertificateSigner
 from boothcloud.licenses.ratelimit import RateLimiter
 from boothcloud.licenses.routes import router as licenses_router
@@ -145,6 +150,7 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     install_gallery_pages(app)
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
     app.add_middleware(require_json_body, api=app)
+    app.add_middleware(refuse_repeated_query)
     app.add_middleware(state_api_version)  # on every answer, errors and 404s included
     app.add_middleware(access_log)  # outermost: times and logs everything, 413/415 too
     for router in ROUTERS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import FastAPI, Request
@@ -174,6 +175,32 @@ class require_json_body:
             for route in _routes_for_path(self.api.routes, scope)
             if scope["method"] in (route.methods or ())
         )
+
+
+class refuse_repeated_query:
+    """422 for an API query parameter given more than once (`?q=a&q=b`).
+
+    No parameter of this API takes a list (tests/test_errors.py checks the OpenAPI
+    document), and FastAPI would silently keep the last value: a search for `b`, a page
+    size nobody meant. Only requests with a query string pay for the check.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if query and scope["path"].startswith("/api/"):
+            names = [name for name, _ in parse_qsl(query.decode("latin-1"), True)]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                fields = [
+                    FieldError(name, "given more than once; send it once") for name in repeated
+                ]
+                error = ValidationFailed(f"{repeated[0]}: given more than once", errors=fields)
+                await problem_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class limit_body_size:
