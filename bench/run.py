@@ -85,10 +85,10 @@ SCENARIOS = {
                  20.0, "customers"),
         Scenario("validate", "POST /api/licenses/validate", "post", "/api/licenses/validate",
                  20.0, "customers"),
-        Scenario("photos", "POST /api/photos", "post", "/api/photos", 25.0, "customers",
+        Scenario("photos", "POST /api/photos", "post", "/api/photos", 20.0, "customers",
                  count_statuses=True, writes=True),
         Scenario("claim", "POST /api/printers/:id/claim", "post",
-                 "/api/printers/{printer_id}/claim", 25.0, "printers", count_statuses=True,
+                 "/api/printers/{printer_id}/claim", 20.0, "printers", count_statuses=True,
                  writes=True),
     )
 }  # fmt: skip
@@ -469,6 +469,17 @@ def reference_server(work: Path, db: Path, args: argparse.Namespace, secret: str
     return Server("reference", argv, env, home, port, db)
 
 
+def floor_server(work: Path, db: Path, args: argparse.Namespace, body: bytes) -> Server:
+    """bench/floor_app.py: FastAPI answering the reference's bytes, nothing else."""
+    port = free_port()
+    home = work / "floor"
+    home.mkdir(exist_ok=True)
+    (home / "body.json").write_bytes(body)
+    env = os.environ | {"FLOOR_BODY_FILE": str(home / "body.json")}
+    argv = uvicorn_argv(["--app-dir", str(BENCH), "floor_app:app"], port, args.workers)
+    return Server("fastapi", argv, env, home, port, db)
+
+
 # --- requests outside the load: route detection and same-answer checks ---------------------
 def call(url: str, method: str, headers: dict[str, str], body: bytes | None = None) -> Any:
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
@@ -811,6 +822,13 @@ def main() -> int:
             if args.only != "boothcloud":
                 results["reference"] = drive(reference, present, dataset.files, args, work)
 
+        customers = SCENARIOS["customers"]
+        if args.only == "both" and customers in present:
+            body = json.dumps(answers_ref["customers"][1], separators=(",", ":")).encode()
+            floor = floor_server(work, ref_db, args, body)
+            with serving(floor):
+                results["floor"] = drive(floor, [customers], dataset.files, args, work)
+
         results["answers"] = compare_answers(answers_ours, answers_ref)
         results["sample_answers"] = {"boothcloud": answers_ours, "reference": answers_ref}
         for name, verdict in results["answers"].items():
@@ -845,6 +863,14 @@ def main() -> int:
                 f"{args.reference_sqlite}; synchronous={args.synchronous}; boothcloud's WAL "
                 f"ceiling {args.wal_max_mb:g} MB."
             )
+            if "floor" in results:
+                floor_rps = results["floor"]["customers"]["rps"]
+                ref_rps = results["reference"]["customers"]["rps"]
+                print(
+                    f"FastAPI's own floor on the same uvicorn (bench/floor_app.py: the customer "
+                    f"GET's path answering the reference's bytes; no auth, database or log): "
+                    f"{floor_rps:,.0f} req/s, {floor_rps / ref_rps:.2f}x the reference."
+                )
         print(f"results: {out.relative_to(ROOT)}")
         invalid = [n for n, v in results["verdicts"].items() if not v["valid"]]
         if invalid:

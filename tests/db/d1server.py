@@ -201,8 +201,40 @@ def start_bridge(workdir: Path, *, migrate: bool = True, worker_dir: Path = D1_D
     env_file = workdir / "bridge.env"
     env_file.write_text(f"BRIDGE_TOKEN={token}\n")
     env_file.chmod(0o600)
+    # A free port can be taken by another process between our probe and wrangler's bind:
+    # start again on fresh ports when that is why it exited.
+    for attempt in range(1, 4):
+        bridge = _launch(worker_dir, persist_to, env_file, token, workdir / "wrangler-dev.log")
+        deadline = time.monotonic() + READY_TIMEOUT
+        try:
+            while True:
+                if bridge.process.poll() is not None:
+                    if "Address already in use" in bridge.log() and attempt < 3:
+                        break
+                    raise RuntimeError(
+                        f"wrangler dev exited ({bridge.process.returncode}):\n{bridge.log()}"
+                    )
+                try:
+                    if httpx.get(f"{bridge.url}/health", timeout=2).status_code == 200:
+                        return bridge
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"wrangler dev not ready in {READY_TIMEOUT}s:\n{bridge.log()}"
+                    )
+                time.sleep(0.2)
+        except BaseException:
+            bridge.stop()
+            raise
+    raise AssertionError("unreachable: the third attempt returns or raises")
+
+
+def _launch(
+    worker_dir: Path, persist_to: Path, env_file: Path, token: str, log_path: Path
+) -> Bridge:
+    """`wrangler dev` on two fresh free ports (the bridge's and the inspector's)."""
     port = free_port()
-    log_path = workdir / "wrangler-dev.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -230,20 +262,4 @@ def start_bridge(workdir: Path, *, migrate: bool = True, worker_dir: Path = D1_D
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    bridge = Bridge(f"http://127.0.0.1:{port}", token, persist_to, log_path, process)
-    deadline = time.monotonic() + READY_TIMEOUT
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"wrangler dev exited ({process.returncode}):\n{bridge.log()}")
-            try:
-                if httpx.get(f"{bridge.url}/health", timeout=2).status_code == 200:
-                    return bridge
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"wrangler dev not ready in {READY_TIMEOUT}s:\n{bridge.log()}")
-            time.sleep(0.2)
-    except BaseException:
-        bridge.stop()
-        raise
+    return Bridge(f"http://127.0.0.1:{port}", token, persist_to, log_path, process)
