@@ -6,8 +6,9 @@ line, holding `=` and `?`, ran through every redaction pattern of `boothcloud.lo
 middleware builds the line from the fields it already has (method, the path as sent with
 its secrets redacted, status, duration, body bytes, client, request id), hands `logging` a
 finished record (no frame lookup), and marks it redacted so the handlers' filter does not
-scan it again: about 6 µs. It is outermost, so the duration covers the whole app and a 413
-or 415 from a middleware is logged like any answer.
+scan it again: 14 µs in isolation against uvicorn's 41, before the batched write
+(`logs.BatchedLines`) saves the per-line system call. It is outermost, so the duration
+covers the whole app and a 413 or 415 from a middleware is logged like any answer.
 
 Every answer carries the id in `Request-Id` (as Stripe's API does), so a booth owner's
 support ticket can quote the one line that concerns it. The text line is logfmt
