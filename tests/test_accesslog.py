@@ -221,3 +221,12 @@ def test_a_quiet_servers_last_line_is_written_without_a_flush() -> None:
         time.sleep(0.05)
     assert stream.getvalue() == "GET /last 200\n"
     handler.close()
+
+
+def test_closing_writes_what_is_left() -> None:
+    stream = CountingStream()
+    handler = BatchedLines(stream)
+    handler.emit(record("GET /a 200"))
+    handler.emit(record("GET /b 200"))
+    handler.close()  # as logging.shutdown does at exit: nothing waits for the flusher
+    assert stream.getvalue() == "GET /a 200\nGET /b 200\n"

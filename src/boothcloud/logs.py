@@ -21,7 +21,6 @@ import copy
 import logging
 import re
 import threading
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -128,9 +127,9 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
     more. A batch is written when it would pass `BATCH_BYTES` (PIPE_BUF: two workers
     writing to one pipe never split each other's batches), when a record of WARNING or
     above arrives (after the lines before it, so order holds), when the process exits
-    (`logging.shutdown`), and otherwise within `FLUSH_AFTER_SECONDS` (a flusher thread), so a quiet
-    server's last lines appear promptly. A `kill -9` loses at most that much of the
-    request log.
+    (`logging.shutdown`), and otherwise within `FLUSH_AFTER_SECONDS` (a flusher thread),
+    so a quiet server's last lines appear promptly. A `kill -9` loses at most that much of
+    the request log.
     """
 
     BATCH_BYTES = 4096
@@ -141,6 +140,7 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         self._lines: list[str] = []
         self._size = 0
         self._flusher: threading.Thread | None = None  # started by the first line
+        self._closed = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -161,10 +161,14 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
     def _flush_often(self) -> None:
         """One thread for the handler's life (a thread per batch cost more than the writes
         it saved): it wakes a few times a second and writes what has waited."""
-        while True:
-            time.sleep(self.FLUSH_AFTER_SECONDS)
+        while not self._closed.wait(self.FLUSH_AFTER_SECONDS):
             if self._lines:
                 self.flush()
+
+    def close(self) -> None:
+        self._closed.set()  # the flusher ends; what is left is written below
+        self.flush()
+        super().close()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
