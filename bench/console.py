@@ -8,7 +8,7 @@ database.
    queues), then adds payments over the last 30 days (about 5% flagged), a device per
    customer with printers, and a few prints stuck in `printing`.
 2. Serves it with `boothcloud serve` as bench/run.py does (production settings, one
-   worker, access log on), signs in to the console as the operator, and as one owner.
+   worker, request log on), signs in to the console as the operator, and as one owner.
 3. Requests each page `--requests` times, one after another (single user), after a short
    warm-up, timing the first byte of the answer (headers received; every page but the CSV
    is rendered whole before its first byte); beside each page, the API's JSON for the same

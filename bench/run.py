@@ -7,7 +7,7 @@
    insert (one transaction) of customers with real license keys, photos spread over them
    and printers with pending print queues.
 2. Serves boothcloud as users run it (`boothcloud serve`: uvloop, httptools, its logging as
-   shipped, access log included, production settings with real secrets) on a free loopback
+   shipped, request log included, production settings with real secrets) on a free loopback
    port, drives
    each scenario with wrk (a short warm-up, then the measured run), and stops it.
 3. Right after, serves `bench/reference_app.py` (raw ASGI + stdlib sqlite3, same uvicorn,
@@ -444,8 +444,8 @@ def boothcloud_server(work: Path, db: Path, args: argparse.Namespace, secret: st
         "BOOTHCLOUD_SQLITE_SYNCHRONOUS": args.synchronous,
         "BOOTHCLOUD_SQLITE_WAL_MAX_BYTES": str(int(args.wal_max_mb * 1024 * 1024)),
     }  # fmt: skip
-    # As users run it: `boothcloud serve`, with its logging as shipped (info level, access
-    # log on, every line through the secrets filter), to a file.
+    # As users run it: `boothcloud serve`, with its logging as shipped (info level, one
+    # request line per request, redacted, written in batches), to a file.
     argv = [
         sys.executable, "-m", "boothcloud", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),

@@ -3,7 +3,7 @@
     .venv/bin/python bench/soak.py [--minutes 10] [--rate 40] [--booths 40] [--workers 2]
 
 Serves boothcloud as users run it (`boothcloud serve --migrate --workers 2`, production
-settings with real secrets, its logging as shipped: info level with the access log, to a
+settings with real secrets, its logging as shipped: info level with the request log, to a
 file in the work folder), with payments going to the local Xendit server
 (tests/fakes/xendit_server.py, in this process). Creates `--booths` customers with one or
 two printers each, then sends `--rate` requests a second, open loop (each request leaves
