@@ -230,3 +230,12 @@ def test_closing_writes_what_is_left() -> None:
     handler.emit(record("GET /b 200"))
     handler.close()  # as logging.shutdown does at exit: nothing waits for the flusher
     assert stream.getvalue() == "GET /a 200\nGET /b 200\n"
+
+
+def test_the_flusher_ends_cleanly_once_closed() -> None:
+    """Its loop returns at once after `close` (it once tripped over logging.Handler's own
+    `_closed` flag and died with an AttributeError)."""
+    handler = BatchedLines(CountingStream())
+    handler.emit(record("GET /a 200"))
+    handler.close()
+    handler._flush_often()  # the flusher thread's loop, run here: returns, raises nothing

@@ -140,7 +140,7 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
         self._lines: list[str] = []
         self._size = 0
         self._flusher: threading.Thread | None = None  # started by the first line
-        self._closed = threading.Event()
+        self._stopped = threading.Event()  # not `_closed`: logging.Handler has one
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -161,12 +161,12 @@ class BatchedLines(logging.StreamHandler):  # type: ignore[type-arg]
     def _flush_often(self) -> None:
         """One thread for the handler's life (a thread per batch cost more than the writes
         it saved): it wakes a few times a second and writes what has waited."""
-        while not self._closed.wait(self.FLUSH_AFTER_SECONDS):
+        while not self._stopped.wait(self.FLUSH_AFTER_SECONDS):
             if self._lines:
                 self.flush()
 
     def close(self) -> None:
-        self._closed.set()  # the flusher ends; what is left is written below
+        self._stopped.set()  # the flusher ends; what is left is written below
         self.flush()
         super().close()
 
