@@ -123,6 +123,8 @@ async def test_answers_of_the_middlewares_are_logged(
     statuses = [logfmt(line)["status"] for line in lines(text_log)]
     assert statuses == ["413", "415"]
     assert too_big.headers["request-id"].startswith("req_")
+    assert too_big.headers["boothcloud-api-version"] == not_json.headers["boothcloud-api-version"]
+    assert too_big.headers["boothcloud-api-version"] == "1"
 
 
 async def test_a_decoded_path_with_quotes_and_spaces_stays_one_parseable_line(

@@ -11,7 +11,9 @@ scan it again: 14 µs in isolation against uvicorn's 41, before the batched writ
 covers the whole app and a 413 or 415 from a middleware is logged like any answer.
 
 Every answer carries the id in `Request-Id` (as Stripe's API does), so a booth owner's
-support ticket can quote the one line that concerns it. The text line is logfmt
+support ticket can quote the one line that concerns it, and the headers the app asks every
+answer to carry (`Boothcloud-Api-Version`): stamped in the same pass over the answer that
+takes its status, rather than by a middleware of their own. The text line is logfmt
 (`method=GET path=/api/... status=200 ms=1.20 ...`); with `BOOTHCLOUD_LOG_FORMAT=json` every
 log line is a JSON object and these fields are its keys (`boothcloud.logs.JsonFormatter`).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from time import perf_counter
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,10 +50,12 @@ def target(scope: Scope) -> str:
 
 
 class access_log:
-    """Log each HTTP request once, after its answer, and stamp its `Request-Id`."""
+    """Log each HTTP request once, after its answer, and stamp its `Request-Id` and the
+    `stamp` headers on it."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, stamp: Sequence[tuple[bytes, bytes]] = ()) -> None:
         self.app = app
+        self.stamp = tuple(stamp)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,6 +72,7 @@ class access_log:
                 status = message["status"]
                 message["headers"] = [
                     *message.get("headers", ()),
+                    *self.stamp,
                     (REQUEST_ID_HEADER, request_id.encode()),
                 ]
             elif message["type"] == "http.response.body":

@@ -45,8 +45,8 @@ from boothcloud.storage.factory import open_store
 from boothcloud.storage.routes import OBJECTS_PREFIX
 from boothcloud.storage.routes import router as objects_router
 from boothcloud.venues.routes import router as venues_router
+from boothcloud.version import VERSION_HEADER
 from boothcloud.version import router as version_router
-from boothcloud.version import state_api_version
 
 log = logging.getLogger("boothcloud")
 
@@ -151,8 +151,9 @@ def create_app(settings: Settings | None = None, *, apply_migrations: bool = Fal
     app.add_middleware(limit_body_size, max_bytes=settings.max_body_bytes, exempt=(OBJECTS_PREFIX,))
     app.add_middleware(require_json_body, api=app)
     app.add_middleware(refuse_repeated_query)
-    app.add_middleware(state_api_version)  # on every answer, errors and 404s included
-    app.add_middleware(access_log)  # outermost: times and logs everything, 413/415 too
+    # Outermost: times and logs everything (413/415 too) and stamps every answer, errors
+    # and 404s included, with its Request-Id and the API version.
+    app.add_middleware(access_log, stamp=(VERSION_HEADER,))
     for router in ROUTERS:
         app.include_router(router)
     return app
