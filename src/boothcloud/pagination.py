@@ -19,9 +19,10 @@ from boothcloud.db.base import Row
 from boothcloud.errors import invalid
 from boothcloud.schemas import Cursor
 
-LIMIT_HELP = "Page size, 1-200."
+MAX_PAGE_SIZE = 200
+LIMIT_HELP = f"Page size, 1-{MAX_PAGE_SIZE}."
 CURSOR_HELP = "`next_cursor` of the previous page (opaque)."
-LimitQuery = Annotated[int, Query(ge=1, le=200, description=LIMIT_HELP)]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT_HELP)]
 CursorQuery = Annotated[Cursor | None, Query(description=CURSOR_HELP)]
 
 
@@ -31,7 +32,7 @@ class PageQuery(BaseModel):
     parameter, so such a route declares one model holding all of them."""
 
     cursor: Cursor | None = Field(default=None, description=CURSOR_HELP)
-    limit: int = Field(default=50, ge=1, le=200, description=LIMIT_HELP)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE, description=LIMIT_HELP)
 
 
 def pack_cursor(values: list[Any]) -> str:
