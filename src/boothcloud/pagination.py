@@ -17,13 +17,16 @@ from pydantic import BaseModel, Field
 
 from boothcloud.db.base import Row
 from boothcloud.errors import invalid
-from boothcloud.schemas import Cursor
+from boothcloud.schemas import Cursor, Ref
 
 MAX_PAGE_SIZE = 200
 LIMIT_HELP = f"Page size, 1-{MAX_PAGE_SIZE}."
 CURSOR_HELP = "`next_cursor` of the previous page (opaque)."
+SCOPE_HELP = "Operator only; a booth sees its own."
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=LIMIT_HELP)]
 CursorQuery = Annotated[Cursor | None, Query(description=CURSOR_HELP)]
+# Whose rows a list shows: the operator picks a customer, a booth's own are the only ones.
+CustomerQuery = Annotated[Ref | None, Query(description=SCOPE_HELP)]
 
 
 class PageQuery(BaseModel):

@@ -13,7 +13,7 @@ from boothcloud.errors import Unauthorized
 from boothcloud.http import respond
 from boothcloud.licenses.keys import secrets_equal
 from boothcloud.openapi import json_body, problems
-from boothcloud.pagination import CursorQuery, LimitQuery
+from boothcloud.pagination import CursorQuery, CustomerQuery, LimitQuery
 from boothcloud.payments import events, export, service, summary
 from boothcloud.payments.schemas import (
     InvoiceCallback,
@@ -27,7 +27,7 @@ from boothcloud.payments.schemas import (
     WebhookAck,
 )
 from boothcloud.payments.xendit import XenditClient
-from boothcloud.schemas import InputDatetime, Ref
+from boothcloud.schemas import InputDatetime
 
 router = APIRouter(prefix="/api/payments", tags=["payments"])
 webhook_router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
@@ -42,7 +42,6 @@ IdempotencyKey = Annotated[
 ]
 FromQuery = Annotated[InputDatetime | None, Query(description="Created at or after (ISO 8601).")]
 ToQuery = Annotated[InputDatetime | None, Query(description="Created before (ISO 8601).")]
-CustomerQuery = Annotated[Ref | None, Query(description="Operator only; a booth sees its own.")]
 
 
 @router.post(

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from boothcloud.pagination import PageQuery
+from boothcloud.pagination import SCOPE_HELP, PageQuery
 from boothcloud.schemas import STRICT_BODY, InputDatetime, Matches, Ref, Utf8
 from boothcloud.storage.keys import MAX_KEY_BYTES, InvalidKey, check_key
 from boothcloud.timeutil import Timestamp
@@ -126,6 +126,4 @@ class PhotoFilters(BaseModel):
 class PhotoListQuery(PhotoFilters, PageQuery):
     """Every query parameter of `GET /api/photos` (see `PageQuery`)."""
 
-    customer_id: Ref | None = Field(
-        default=None, description="Operator only; a booth sees its own."
-    )
+    customer_id: Ref | None = Field(default=None, description=SCOPE_HELP)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from boothcloud.auth import CallerDep, PipelinedBoothDep, PipelinedCallerDep
 from boothcloud.deps import DbDep, ServicesDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
-from boothcloud.pagination import CursorQuery, LimitQuery
+from boothcloud.pagination import CursorQuery, CustomerQuery, LimitQuery
 from boothcloud.photos import service as photo_service
 from boothcloud.photos.schemas import Photo
 from boothcloud.printers import service
 from boothcloud.printers.schemas import Printer, PrinterCreate, PrinterPage, PrinterPatch
-from boothcloud.schemas import Ref
 
 router = APIRouter(prefix="/api/printers", tags=["printers"])
 
@@ -42,9 +39,7 @@ async def create_printer(body: PrinterCreate, db: DbDep, caller: PipelinedCaller
 async def list_printers(
     db: DbDep,
     caller: PipelinedCallerDep,
-    customer_id: Annotated[
-        Ref | None, Query(description="Operator only; a booth sees its own.")
-    ] = None,
+    customer_id: CustomerQuery = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> Response:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from boothcloud.pagination import PageQuery
+from boothcloud.pagination import SCOPE_HELP, PageQuery
 from boothcloud.schemas import STRICT_BODY, InputDatetime, Ref
 from boothcloud.timeutil import Timestamp
 
@@ -75,9 +75,7 @@ class SessionFilters(BaseModel):
 class SessionListQuery(SessionFilters, PageQuery):
     """Every query parameter of `GET /api/sessions` (see `PageQuery`)."""
 
-    customer_id: str | None = Field(
-        default=None, max_length=64, description="Operator only; a booth sees its own."
-    )
+    customer_id: str | None = Field(default=None, max_length=64, description=SCOPE_HELP)
 
 
 class DayStats(BaseModel):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from boothcloud.auth import CallerDep, OperatorDep
 from boothcloud.deps import DbDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
-from boothcloud.pagination import CursorQuery, LimitQuery
-from boothcloud.schemas import Ref
+from boothcloud.pagination import CursorQuery, CustomerQuery, LimitQuery
 from boothcloud.venues import service
 from boothcloud.venues.schemas import Placement, Venue, VenueCreate, VenuePage
 
@@ -40,9 +37,7 @@ async def create_venue(body: VenueCreate, db: DbDep, caller: OperatorDep) -> Res
 async def list_venues(
     db: DbDep,
     caller: CallerDep,
-    customer_id: Annotated[
-        Ref | None, Query(description="Operator only; a booth sees its own.")
-    ] = None,
+    customer_id: CustomerQuery = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 50,
 ) -> Response:
