@@ -23,7 +23,15 @@ COLUMNS = (
     "coalesce(updated_at, created_at) AS updated_at, claimed_at, uploaded_at, object_size, "
     "content_type, session_id, purged_at"
 )
-_PRINTER_OK = "(? IS NULL OR EXISTS (SELECT 1 FROM printers WHERE id = ? AND customer_id = ?))"
+
+
+def _printer_ok(owner: str) -> str:
+    """The rule that a photo's printer (the two `?`: its id, twice) is none or its own
+    customer's, `owner` being that customer in SQL (`?`, or `photos.customer_id`)."""
+    return (
+        "(? IS NULL OR EXISTS (SELECT 1 FROM printers p "
+        f"WHERE p.id = ? AND p.customer_id = {owner}))"
+    )
 
 
 async def insert(db: Database, values: dict[str, Any]) -> Row | None:
@@ -34,7 +42,7 @@ async def insert(db: Database, values: dict[str, Any]) -> Row | None:
     result = await db.execute(
         "INSERT INTO photos (id, customer_id, r2_key, printer_id, session_id, request_hash, "
         "print_status, updated_at) SELECT ?, ?, ?, ?, ?, ?, 'pending', datetime('now') "
-        f"WHERE {_PRINTER_OK} AND {session_ok} ON CONFLICT DO NOTHING RETURNING {COLUMNS}",
+        f"WHERE {_printer_ok('?')} AND {session_ok} ON CONFLICT DO NOTHING RETURNING {COLUMNS}",
         [
             values["id"],
             customer_id,
@@ -146,10 +154,7 @@ async def update(
     if set_printer:
         assignments.append("printer_id = ?")
         params.append(printer_id)
-        conditions.append(
-            "(? IS NULL OR EXISTS (SELECT 1 FROM printers p "
-            "WHERE p.id = ? AND p.customer_id = photos.customer_id))"
-        )
+        conditions.append(_printer_ok("photos.customer_id"))
         where_params += [printer_id, printer_id]
     result = await db.execute(
         f"UPDATE photos SET {', '.join(assignments)} WHERE {' AND '.join(conditions)} "
