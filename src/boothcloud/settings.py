@@ -106,8 +106,8 @@ class Settings(BaseSettings):
     # a power loss can lose the last commits since the last checkpoint, never corrupts;
     # FULL: every commit is synced to disk first.
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
-    # The WAL is checkpointed and truncated once it passes half of this, so it stays under
-    # it (except while a long read, such as a backup's dump, holds an old snapshot).
+    # The WAL is checkpointed and started over once it passes half of this, so it stays
+    # under it (except while a long read, such as a backup's dump, holds an old snapshot).
     sqlite_wal_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
 
     # --- licenses -------------------------------------------------------------------------

@@ -117,7 +117,7 @@ class SQLiteDatabase:
             lambda: connect(self.path, synchronous=synchronous),
             Path(f"{self.path}.write-lock"),
             integrity_violation,
-            wal_path=Path(f"{self.path}-wal"),
+            db_path=self.path,
             wal_max_bytes=wal_max_bytes,
         )
 
