@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 MAX_KEY_BYTES = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # one search, not a Python test per character
 
 
 class InvalidKey(ValueError):
@@ -17,6 +20,6 @@ def check_key(key: str) -> str:
     parts = key.split("/")
     if any(part in {"", ".", ".."} for part in parts):
         raise InvalidKey("key must not contain empty, `.` or `..` segments")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+    if _CONTROL.search(key):
         raise InvalidKey("key must not contain control characters")
     return key
