@@ -177,6 +177,27 @@ async def test_checkpoints_run_off_the_write_path(db: SQLiteDatabase) -> None:
     assert not wal.exists() or wal.stat().st_size == 0
 
 
+async def test_wal_starts_over_under_sustained_writes(tmp_path: Path) -> None:
+    """Writes that never pause long enough for a checkpoint to find every frame copied
+    (one every millisecond): SQLite alone would never start the WAL over, and the file
+    would grow by every frame written. The checkpoint thread makes it start over (a RESTART
+    under the write lock), so it stays under its ceiling while twice the ceiling's worth of
+    rows are written, and every row is kept."""
+    ceiling = 8 * 1024 * 1024  # the WAL grows ~2 MB between two looks (0.2 s) here
+    db = SQLiteDatabase(tmp_path / "w.db", wal_max_bytes=ceiling)
+    await db.executescript(SCHEMA)
+    wal = tmp_path / "w.db-wal"
+    largest = written = 0
+    while written < 2 * ceiling:
+        await db.execute("INSERT INTO t (v, n) VALUES (?, 1)", (f"{written}-" + "x" * 8000,))
+        written += 8000
+        largest = max(largest, wal.stat().st_size)
+        await asyncio.sleep(0.001)
+    assert largest < ceiling
+    assert await db.fetch_one("SELECT COUNT(*) AS n FROM t") == {"n": written // 8000}
+    await db.close()
+
+
 async def test_wal_comes_back_under_its_ceiling_after_a_long_read(tmp_path: Path) -> None:
     """A reader pinning an old snapshot lets the WAL grow past its ceiling under a burst of
     writes (nothing may be checkpointed past that snapshot); once it lets go, the WAL is
