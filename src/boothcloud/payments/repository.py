@@ -295,17 +295,24 @@ async def page(db: Database, filters: Filters, cursor: str | None, limit: int) -
     return await db.fetch_all(f"SELECT {COLUMNS} FROM payments{tail}", args)
 
 
-async def summary_rows(db: Database, filters: Filters) -> list[Row]:
-    """Per UTC day, status and method: count, amounts and the split parts."""
+def summary_query(filters: Filters) -> tuple[str, list[Any]]:
+    """Per UTC day, status and method: count, amounts and the split parts. Every column it
+    reads is in the `payments_summary` index (migration 0013), so a range of days is read
+    from the index alone (tests/payments/test_summary_plan.py checks the plan)."""
     where, params = filters.where()
     sql = " WHERE " + " AND ".join(where) if where else ""
-    return await db.fetch_all(
+    return (
         "SELECT date(created_at) AS day, status, method, COUNT(*) AS count, "
         "COALESCE(SUM(amount), 0) AS gross, COALESCE(SUM(platform_fee), 0) AS fees, "
         "COALESCE(SUM(venue_amount), 0) AS venue "
         f"FROM payments{sql} GROUP BY day, status, method ORDER BY day",
         params,
     )
+
+
+async def summary_rows(db: Database, filters: Filters) -> list[Row]:
+    sql, params = summary_query(filters)
+    return await db.fetch_all(sql, params)
 
 
 # -- split rules ---------------------------------------------------------------------------
