@@ -296,10 +296,23 @@ async def page(db: Database, filters: Filters, cursor: str | None, limit: int) -
 
 
 def summary_query(filters: Filters) -> tuple[str, list[Any]]:
-    """Per UTC day, status and method: count, amounts and the split parts. Every column it
-    reads is in the `payments_summary` index (migration 0013), so a range of days is read
-    from the index alone (tests/payments/test_summary_plan.py checks the plan)."""
+    """Per UTC day, status and method: count, amounts and the split parts.
+
+    Every column it reads is in the `payments_summary` index (migration 0013), whose first
+    column is the day itself: the range is read from the index alone, in day, status and
+    method order, so the groups are summed as they stream by. The day bounds restate the
+    `created_at` range in the index's own terms (SQLite matches an index on an expression
+    only where the query writes that expression); the `created_at` terms still decide.
+    tests/payments/test_summary_plan.py checks the plan.
+    """
     where, params = filters.where()
+    for clause, value in (
+        ("date(created_at) >= date(?)", filters.created_from),
+        ("date(created_at) <= date(?)", filters.created_to),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
     sql = " WHERE " + " AND ".join(where) if where else ""
     return (
         "SELECT date(created_at) AS day, status, method, COUNT(*) AS count, "
