@@ -213,7 +213,7 @@ class SQLiteWriter:
         pass) and the WAL to disk, then copy and flush the frames written meanwhile once
         more, so the RESTART checkpoint under the lock has only the last few frames to
         copy and sync. Under the lock, RESTART took 20-27 ms in bench/ right after one
-        PASSIVE, 8-14 ms after one flush, ~1-3 ms after this. SQLite still syncs as it
+        PASSIVE, 8-14 ms after one flush, 1-6 ms after this. SQLite still syncs as it
         always does; this only does most of that work earlier, outside the lock."""
         for again in (True, False):
             for path in (self._db_path, self._wal_path):
