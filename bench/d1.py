@@ -12,8 +12,11 @@
    routes call D1 directly, no auth) on the same local D1. Each drives the hot routes with
    wrk (`bench/wrk/d1.lua`) after a warm-up.
 3. Prints req/s, p99, bridge round trips per request (the bridge's `/stats` counter around
-   the measured run) and the Python server's CPU per request (which includes its D1
-   client), and the ratios D1/peer and D1/SQLite, from the same run.
+   the measured run), the Python server's CPU per request (which includes its D1
+   client), the Worker side's CPU per request (`wrangler dev`: its node process and both
+   workerd processes, for the bridge and for the peer alike), and the ratios D1/peer and
+   D1/SQLite, from the same run. On a machine where every core is busy, req/s follow the
+   CPU per request of everything on it, so those two columns say what a gap is made of.
 
 Only 127.0.0.1; every wrk run is bounded. wrangler runs with metrics and `request.cf`
 fetching off. Exits 2 if a run had errors (socket errors or non-2xx answers).
@@ -126,6 +129,11 @@ def wrk(url: str, scenario: str, data: str, seconds: float, args: argparse.Names
     return json.loads(lines[-1].removeprefix("BENCH_JSON "))
 
 
+def worker_cpu(worker: Bridge) -> float:
+    """CPU seconds so far of a `wrangler dev` and its workerd processes."""
+    return run.process_tree_cpu(worker.process.pid) if worker.process else 0.0
+
+
 def measure(
     url: str,
     scenario: str,
@@ -133,11 +141,16 @@ def measure(
     args: argparse.Namespace,
     server: run.Server | None,
     bridge: Bridge | None,
+    worker: Bridge | None = None,
 ) -> dict[str, Any]:
+    """One route's run; `bridge` when boothcloud's bridge serves it (its calls are counted),
+    `worker` the `wrangler dev` whose CPU is counted (the bridge's, or the peer's)."""
     wrk(url, scenario, data, args.warmup, args)
     calls0 = bridge_calls(bridge) if bridge else 0
     cpu0 = server.cpu() if server else 0.0
+    worker0 = worker_cpu(worker) if worker else 0.0
     stats = wrk(url, scenario, data, args.duration, args)
+    worker1 = worker_cpu(worker) if worker else 0.0
     cpu1 = server.cpu() if server else 0.0
     calls1 = bridge_calls(bridge) if bridge else 0
     requests = max(stats["requests"], 1)
@@ -152,11 +165,13 @@ def measure(
         if bridge
         else None,
         "cpu_us": (cpu1 - cpu0) / requests * 1e6 if server else None,
+        "worker_cpu_us": (worker1 - worker0) / requests * 1e6 if worker else None,
     }
     print(
         f"  {scenario:15} {result['rps']:8.1f} req/s  p99 {result['p99_ms']:7.1f} ms"
         + (f"  trips {result['trips']:.2f}" if bridge else "")
         + (f"  cpu {result['cpu_us']:.0f} us/req" if server else "")
+        + (f"  worker cpu {result['worker_cpu_us']:.0f} us/req" if worker else "")
         + (f"  FAILED {failed}" if failed else ""),
         flush=True,
     )
@@ -187,7 +202,7 @@ def one_round(work: Path, sqlite_copy: Path, args: argparse.Namespace) -> dict[s
             args.idle_calls = idle_calls_per_second(bridge, 3.0)  # nothing in flight now
             for _, scenario, _, data in ROUTES:
                 out["d1"][scenario] = measure(
-                    server.url, scenario, files[data], args, server, bridge
+                    server.url, scenario, files[data], args, server, bridge, bridge
                 )
     finally:
         bridge.stop()
@@ -203,7 +218,7 @@ def one_round(work: Path, sqlite_copy: Path, args: argparse.Namespace) -> dict[s
         for _, scenario, peer_scenario, data in ROUTES:
             if peer_scenario is not None:
                 out["peer"][scenario] = measure(
-                    peer.url, peer_scenario, files[data], args, None, None
+                    peer.url, peer_scenario, files[data], args, None, None, peer
                 )
     finally:
         peer.stop()
@@ -218,9 +233,10 @@ def median(rounds: list[dict[str, Any]], side: str, scenario: str, key: str) -> 
 
 def table(rounds: list[dict[str, Any]]) -> str:
     lines = [
-        "| route | D1 req/s | D1 p99 ms | round trips | CPU µs/req | SQLite req/s | "
-        "peer req/s | peer p99 ms | D1/peer (per round) | D1/SQLite |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| route | D1 req/s | D1 p99 ms | round trips | CPU µs/req | Worker CPU µs/req | "
+        "SQLite req/s | peer req/s | peer p99 ms | peer Worker CPU µs/req | "
+        "D1/peer (per round) | D1/SQLite |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
 
     def num(value: float | None, digits: int = 0) -> str:
@@ -237,9 +253,11 @@ def table(rounds: list[dict[str, Any]]) -> str:
         lines.append(
             f"| `{label}` | {num(d1, 1)} | {num(median(rounds, 'd1', scenario, 'p99_ms'), 1)} "
             f"| {num(median(rounds, 'd1', scenario, 'trips'), 2)} "
-            f"| {num(median(rounds, 'd1', scenario, 'cpu_us'))} | {num(sqlite, 1)} "
+            f"| {num(median(rounds, 'd1', scenario, 'cpu_us'))} "
+            f"| {num(median(rounds, 'd1', scenario, 'worker_cpu_us'))} | {num(sqlite, 1)} "
             f"| {num(median(rounds, 'peer', scenario, 'rps'), 1)} "
-            f"| {num(median(rounds, 'peer', scenario, 'p99_ms'), 1)} | {ratios} "
+            f"| {num(median(rounds, 'peer', scenario, 'p99_ms'), 1)} "
+            f"| {num(median(rounds, 'peer', scenario, 'worker_cpu_us'))} | {ratios} "
             f"| {num(d1 / sqlite if d1 and sqlite else None, 3)}x |"
         )
     return "\n".join(lines)
