@@ -37,8 +37,13 @@ READY_TIMEOUT = 90.0
 CLI_TIMEOUT = 120.0
 
 
-def wrangler_env() -> dict[str, str]:
+def wrangler_env(debug_log: Path | None = None) -> dict[str, str]:
+    """wrangler's environment; `debug_log` (a `.log` path beside the run's other files) is
+    where it appends its debug log, ~2.5 KB per D1 call whatever `--log-level`, which by
+    default grows without bound under `~/.config/.wrangler/logs` (3.1 GB on this machine)."""
     env = dict(os.environ)
+    if debug_log is not None:
+        env["WRANGLER_LOG_PATH"] = str(debug_log)
     env.update(
         {
             "CI": "true",
@@ -87,7 +92,7 @@ def wrangler(*args: str, persist_to: Path | None, timeout: float = CLI_TIMEOUT) 
     done = subprocess.run(
         [str(WRANGLER), *args, *persist],
         cwd=D1_DIR,
-        env=wrangler_env(),
+        env=wrangler_env(persist_to.parent / "wrangler-cli.log" if persist_to else None),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -256,7 +261,7 @@ def _launch(
                 "warn",
             ],
             cwd=worker_dir,
-            env=wrangler_env(),
+            env=wrangler_env(log_path.with_name(f"{log_path.stem}-debug.log")),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
