@@ -196,3 +196,31 @@ async def test_photo_patch_makes_one_round_trip(
         services, client, "PATCH", path, json={"print_status": "pending"}, headers=booth
     )
     assert (count, refused.status_code, refused.json()["code"]) == (2, 409, "INVALID_TRANSITION")
+
+
+async def test_heartbeat_makes_one_round_trip(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    booth = await learned_booth(client)
+    printer = await add_printer(client, booth)
+    made = await client.post(
+        "/api/licenses/activations", json={"fingerprint": "booth-pc-1"}, headers=booth
+    )
+    held = made.json()["certificate_expires_at"]
+    path = f"/api/licenses/activations/{made.json()['id']}/heartbeat"
+    report = [{"name": "DNP", "state": "idle", "printer_id": printer["id"]}]
+    body = {"agent_version": "0.1.0", "certificate_expires_at": held, "printers": report}
+    count, beat = await trips(services, client, "POST", path, json=body, headers=booth)
+    assert (count, beat.status_code, beat.json()["certificate"]) == (1, 200, None), beat.text
+    # A certificate near its end is renewed in the same batch (the license row rides along).
+    del body["certificate_expires_at"]
+    count, renewed = await trips(services, client, "POST", path, json=body, headers=booth)
+    assert (count, renewed.status_code) == (1, 200), renewed.text
+    assert renewed.json()["certificate"]["token"]
+    # Another customer's printer: the batch fails on the rule, then auth is checked and the
+    # statements resent alone to word the refusal; nothing was written.
+    other = await learned_booth(client)
+    theirs = await add_printer(client, other)
+    body["printers"] = [{"name": "DNP", "state": "stopped", "printer_id": theirs["id"]}]
+    count, refused = await trips(services, client, "POST", path, json=body, headers=booth)
+    assert (count, refused.status_code) == (3, 422), refused.text

@@ -162,28 +162,58 @@ async def test_fleet_lists_page_with_cursors(client: httpx.AsyncClient, services
     assert bad.status_code == 422
 
 
+async def stopped_names(client: httpx.AsyncClient, customer_id: str) -> list[str]:
+    page = await client.get(
+        "/api/licenses/stopped-printers", params={"customer_id": customer_id}, headers=ADMIN
+    )
+    assert page.status_code == 200, page.text
+    return [item["name"] for item in page.json()["items"]]
+
+
+async def agent_version(client: httpx.AsyncClient, auth: dict[str, str]) -> list[str | None]:
+    listed = await client.get("/api/licenses/activations", headers=auth)
+    return [item["agent_version"] for item in listed.json()["items"]]
+
+
 async def test_another_customers_activation_answers_like_an_unknown_one(
     client: httpx.AsyncClient,
 ) -> None:
-    _, _, theirs = await booth_device(client, "their-booth")
+    customer, their_auth, theirs = await booth_device(client, "their-booth")
+    assert (await beat(client, their_auth, theirs["id"], printers=[STOPPED])).status_code == 200
     _, auth, _ = await booth_device(client, "my-booth-1")
-    hidden = await beat(client, auth, theirs["id"])
+    # 404 before any printer is looked at (this one is nobody's).
+    nobodys = [{"name": "q", "state": "idle", "printer_id": "prn_unknown"}]
+    hidden = await beat(client, auth, theirs["id"], agent_version="6.6.6", printers=nobodys)
     unknown = await beat(client, auth, "act_unknown")
     assert hidden.status_code == unknown.status_code == 404
     assert hidden.json()["detail"].replace(theirs["id"], "X") == unknown.json()["detail"].replace(
         "act_unknown", "X"
     )
+    # And it wrote nothing of theirs: neither the facts nor the printer report.
+    assert await agent_version(client, their_auth) == ["0.1.0"]
+    assert await stopped_names(client, customer["id"]) == [STOPPED["name"]]
 
 
 async def test_a_printer_id_must_be_the_booths_own(client: httpx.AsyncClient) -> None:
     _, other_auth, _ = await booth_device(client, "other-booth")
     theirs = await add_printer(client, other_auth, "Theirs")
-    _, auth, activation = await booth_device(client, "my-booth-2")
+    customer, auth, activation = await booth_device(client, "my-booth-2")
+    mine = await add_printer(client, auth, "Mine")
+    stopped_mine = {**STOPPED, "printer_id": mine["id"]}
+    assert (await beat(client, auth, activation["id"], printers=[stopped_mine])).status_code == 200
     for printer_id in (theirs["id"], "prn_unknown"):
-        report = [{"name": "q", "state": "idle", "printer_id": printer_id}]
-        response = await beat(client, auth, activation["id"], printers=report)
+        report = [stopped_mine, {"name": "q", "state": "idle", "printer_id": printer_id}]
+        response = await beat(
+            client, auth, activation["id"], agent_version="9.9.9", printers=report
+        )
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "printers"
+        assert (
+            response.json()["detail"] == "printers: printer_id: no such printer for this customer"
+        )
+        # Refused whole: the last good report and facts stand.
+        assert await agent_version(client, auth) == ["0.1.0"]
+        assert await stopped_names(client, customer["id"]) == [STOPPED["name"]]
 
 
 @pytest.mark.parametrize(

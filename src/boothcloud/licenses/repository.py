@@ -9,7 +9,7 @@ import orjson
 
 from boothcloud.customers.repository import COLUMNS as CUSTOMER_COLUMNS
 from boothcloud.db.base import Database, Row, Statement
-from boothcloud.errors import Conflict, register_constraint
+from boothcloud.errors import Conflict, ValidationFailed, register_constraint
 from boothcloud.licenses.keys import normalize_license_key, secrets_equal
 from boothcloud.timeutil import from_db, to_db, utcnow
 
@@ -45,9 +45,8 @@ async def find_by_key(db: Database, key: str) -> Row | None:
 
 
 async def get_license(db: Database, customer_id: str) -> Row | None:
-    return await db.fetch_one(
-        f"SELECT {LICENSE_COLUMNS} FROM customers WHERE id = ?", (customer_id,)
-    )
+    statement = license_of(customer_id)
+    return await db.fetch_one(statement.sql, statement.params)
 
 
 def license_problem(row: Row) -> str | None:
@@ -153,6 +152,22 @@ async def delete_activation(db: Database, activation_id: str) -> bool:
     return result.changes == 1
 
 
+# A heartbeat naming a printer that is not the booth's own (another customer's, or none)
+# writes NULL into the report's `state`, so its whole batch fails on this NOT NULL: see
+# `record_heartbeat`, where the ownership rule lives.
+register_constraint(
+    "device_printers.state",
+    ValidationFailed,
+    "printers",
+    "printer_id: no such printer for this customer",
+)
+
+
+def license_of(customer_id: str) -> Statement:
+    """The customer's license row (`LICENSE_COLUMNS`)."""
+    return Statement(f"SELECT {LICENSE_COLUMNS} FROM customers WHERE id = ?", (customer_id,))
+
+
 async def record_heartbeat(
     db: Database,
     activation_id: str,
@@ -160,11 +175,20 @@ async def record_heartbeat(
     now: str,
     facts: dict[str, Any],
     printers: Sequence[dict[str, Any]],
-) -> Row | None:
-    """Store what the heartbeat reported, in one atomic batch: the activation's facts, and
-    its printers' states replacing the previous report. None when the activation is gone
-    (deactivated meanwhile): the printer rows are then not inserted either, by their
-    `WHERE EXISTS` (D1 has no interactive transaction to check it first)."""
+    *,
+    with_license: bool,
+) -> tuple[Row | None, Row | None]:
+    """Store what the heartbeat reported, in one atomic batch (one D1 round trip, booth
+    auth riding along): the activation's facts, and its printers' states replacing the
+    previous report; with `with_license`, the license row too (for a certificate).
+
+    Answers the activation row, None when it is not this customer's (another customer's,
+    deactivated, unknown): every statement is scoped to `customer_id`, so nothing is
+    written then either. D1 has no interactive transaction to check the printers before
+    writing, so the rule "a reported `printer_id` is one of the customer's printers" is
+    in each printer's INSERT: its `state` is NULL unless the printer is the customer's,
+    which fails the NOT NULL and with it the whole batch (`device_printers.state`,
+    registered above as the 422 on `printers`)."""
     statements = [
         Statement(
             "UPDATE license_activations SET last_seen_at = ?, agent_version = ?, "
@@ -180,39 +204,39 @@ async def record_heartbeat(
                 customer_id,
             ),
         ),
-        Statement("DELETE FROM device_printers WHERE activation_id = ?", (activation_id,)),
+        Statement(
+            "DELETE FROM device_printers WHERE activation_id = ? AND customer_id = ?",
+            (activation_id, customer_id),
+        ),
     ]
     statements += [
         Statement(
             "INSERT INTO device_printers (activation_id, customer_id, name, printer_id, state, "
-            "reason, markers, reported_at) SELECT ?, ?, ?, ?, ?, ?, ?, ? "
-            "WHERE EXISTS (SELECT 1 FROM license_activations WHERE id = ?)",
+            "reason, markers, reported_at) SELECT ?, ?, ?, ?, CASE WHEN ? IS NULL OR EXISTS "
+            "(SELECT 1 FROM printers WHERE id = ? AND customer_id = ?) THEN ? END, ?, ?, ? "
+            "WHERE EXISTS (SELECT 1 FROM license_activations WHERE id = ? AND customer_id = ?)",
             (
                 activation_id,
                 customer_id,
                 printer["name"],
                 printer["printer_id"],
+                printer["printer_id"],
+                printer["printer_id"],
+                customer_id,
                 printer["state"],
                 printer["reason"],
                 orjson.dumps(printer["markers"]).decode(),
                 now,
                 activation_id,
+                customer_id,
             ),
         )
         for printer in printers
     ]
+    if with_license:
+        statements.append(license_of(customer_id))
     results = await db.batch(statements)
-    return results[0].first()
-
-
-async def printers_owned(db: Database, printer_ids: set[str], customer_id: str) -> bool:
-    """Whether every one of `printer_ids` is this customer's printer."""
-    marks = ", ".join("?" for _ in printer_ids)
-    row = await db.fetch_one(
-        f"SELECT COUNT(*) AS n FROM printers WHERE customer_id = ? AND id IN ({marks})",
-        (customer_id, *sorted(printer_ids)),
-    )
-    return row is not None and row["n"] == len(printer_ids)
+    return results[0].first(), results[-1].first() if with_license else None
 
 
 def _keyset(

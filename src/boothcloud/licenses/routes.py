@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from boothcloud.auth import BoothDep, CallerDep, OperatorDep, PipelinedBoothDep
+from boothcloud.auth import CallerDep, OperatorDep, PipelinedBoothDep
 from boothcloud.deps import DbDep, ServicesDep, SettingsDep
 from boothcloud.http import respond
 from boothcloud.licenses import service
@@ -107,7 +107,7 @@ async def deactivate_device(activation_id: str, db: DbDep, caller: CallerDep) ->
     responses=problems(400, 401, 403, 404, 413, 422),
 )
 async def heartbeat(
-    activation_id: str, body: HeartbeatCreate, services: ServicesDep, caller: BoothDep
+    activation_id: str, body: HeartbeatCreate, services: ServicesDep, caller: PipelinedBoothDep
 ) -> Response:
     return respond(
         await service.heartbeat(

@@ -194,15 +194,14 @@ async def heartbeat(
     Another customer's activation answers like an unknown one. The certificate is
     refreshed when the booth's own (`certificate_expires_at`, or none stated) expires
     within `certificate_refresh_days`: the booth says what it holds, so an answer lost on
-    the way is simply asked for again by the next heartbeat.
+    the way is simply asked for again by the next heartbeat. One batch does it all
+    (`repository.record_heartbeat`): on D1, one round trip with the booth's auth.
     """
-    caller.owned(await repository.get_activation(db, activation_id), "activation", activation_id)
     assert caller.customer_id is not None
-    printer_ids = {p.printer_id for p in body.printers if p.printer_id is not None}
-    if printer_ids and not await repository.printers_owned(db, printer_ids, caller.customer_id):
-        raise invalid("printers", "printer_id: no such printer for this customer")
     now = utcnow()
-    row = await repository.record_heartbeat(
+    held = body.certificate_expires_at
+    refresh = held is None or held - now <= timedelta(days=settings.certificate_refresh_days)
+    row, license_row = await repository.record_heartbeat(
         db,
         activation_id,
         caller.customer_id,
@@ -211,16 +210,11 @@ async def heartbeat(
             include={"agent_version", "free_disk_bytes", "queue_depth", "outbox_depth"}
         ),
         [printer.model_dump() for printer in body.printers],
+        with_license=refresh,
     )
-    if row is None:  # deactivated between the read and the write
+    if row is None or (refresh and license_row is None):
         raise not_found("activation", activation_id)
-    certificate = None
-    held = body.certificate_expires_at
-    if held is None or held - now <= timedelta(days=settings.certificate_refresh_days):
-        license_row = await repository.get_license(db, caller.customer_id)
-        if license_row is None:
-            raise not_found("activation", activation_id)
-        certificate = _issue(row, license_row, signer, settings)
+    certificate = _issue(row, license_row, signer, settings) if license_row else None
     return HeartbeatAnswer(
         activation=Activation.model_validate(_activation(row, settings)), certificate=certificate
     )
