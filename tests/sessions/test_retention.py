@@ -174,3 +174,11 @@ async def test_stats_count_sessions_photos_prints_opens_and_downloads(
         "/api/sessions/stats", params={"from": "2026-02-02", "to": "2026-02-01"}, headers=ADMIN
     )
     assert backwards.status_code == 422
+    # customer_id is an id, as on every other list (pagination.CustomerQuery).
+    not_an_id = await client.get(
+        "/api/sessions/stats",
+        params={"from": stats["day"], "to": stats["day"], "customer_id": "cus x;--"},
+        headers=ADMIN,
+    )
+    assert not_an_id.status_code == 422
+    assert [e["field"] for e in not_an_id.json()["errors"]] == ["customer_id"]

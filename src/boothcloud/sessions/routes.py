@@ -12,7 +12,7 @@ from boothcloud.auth import BoothDep, CallerDep
 from boothcloud.deps import DbDep, SettingsDep, StoreDep
 from boothcloud.http import respond
 from boothcloud.openapi import problems
-from boothcloud.pagination import SCOPE_HELP
+from boothcloud.pagination import CustomerQuery
 from boothcloud.sessions import branding, qr, service
 from boothcloud.sessions.schemas import (
     Session,
@@ -26,7 +26,6 @@ from boothcloud.sessions.schemas import (
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 branding_router = APIRouter(prefix="/api/customers", tags=["sessions"])
 
-CustomerQuery = Annotated[str | None, Query(max_length=64, description=SCOPE_HELP)]
 ScaleQuery = Annotated[int, Query(ge=1, le=40, description="Pixels per QR module.")]
 # The code is the gallery's key: no shared cache may keep it.
 _PRIVATE = {"Cache-Control": "private, no-store"}
