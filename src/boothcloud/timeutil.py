@@ -54,7 +54,10 @@ def _api_moment(value: object) -> object:
     through `from_db`; what is neither is left to pydantic's own error.
     """
     if type(value) is str and len(value) == _DB_TEXT_LENGTH:
-        return _parse(value).replace(tzinfo=UTC)
+        moment = _parse(value)
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        value = moment  # as long, with a zone: `2026-11-25 17:00+07`
     if isinstance(value, str | datetime):
         return from_db(value).replace(microsecond=0)
     return value
