@@ -871,6 +871,13 @@ def main() -> int:
                     f"GET's path answering the reference's bytes; no auth, database or log): "
                     f"{floor_rps:,.0f} req/s, {floor_rps / ref_rps:.2f}x the reference."
                 )
+                ours = results["boothcloud"].get("customers")
+                if ours:  # the floor-relative view of the read target (docs/performance.md)
+                    share = ours["rps"] / floor_rps
+                    print(
+                        f"boothcloud's customer GET against that floor: {share:.2f}x (auth, a "
+                        f"database read, a model and a log line on top of it)."
+                    )
         print(f"results: {out.relative_to(ROOT)}")
         invalid = [n for n, v in results["verdicts"].items() if not v["valid"]]
         if invalid:
