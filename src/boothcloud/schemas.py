@@ -35,9 +35,13 @@ from pydantic_core import CoreSchema, core_schema
 # Request bodies reject unknown fields: a typo such as `licence_type` must not be ignored.
 STRICT_BODY = ConfigDict(extra="forbid")
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+# The integers the API takes: those every backend stores exactly. SQLite's INTEGER is 64-bit,
+# but D1 carries values as JavaScript numbers, exact only within 2**53 - 1
+# (`Number.MAX_SAFE_INTEGER`); the D1 client refuses to round beyond (`db.d1.encode_param`),
+# which a bound of 2**63 - 1 turned into a 500 on D1. A bound a double holds exactly also
+# keeps JSON Schema tools that compare in floating point (schemathesis) consistent with us.
+INTEGER_MIN = -(2**53 - 1)
+INTEGER_MAX = 2**53 - 1
 
 
 def not_a_boolean(value: object) -> object:

@@ -12,6 +12,7 @@ import pytest
 from boothcloud.db.base import Database
 from boothcloud.deps import Services
 from boothcloud.licenses.certificates import verify_certificate
+from boothcloud.schemas import INTEGER_MAX
 from boothcloud.timeutil import to_db, utcnow
 from tests.conftest import ADMIN, create_customer, license_auth
 from tests.photos.helpers import add_printer
@@ -239,6 +240,7 @@ async def test_bad_reports_are_refused_whole(
     response = await beat(client, auth, activation["id"], **body)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"].split(".")[0] == next(iter(body))
     after = await services.db.fetch_one(
         "SELECT * FROM license_activations WHERE id = ?", (activation["id"],)
     )
@@ -277,3 +279,18 @@ async def test_a_suspended_license_gets_no_heartbeat(client: httpx.AsyncClient) 
     assert suspended.status_code == 200, suspended.text
     response = await beat(client, auth, activation["id"])
     assert (response.status_code, response.json()["code"]) == (403, "SUSPENDED")
+
+
+async def test_counts_take_every_integer_each_backend_stores_exactly(
+    client: httpx.AsyncClient,
+) -> None:
+    """Up to 2**53 - 1 (D1 carries JavaScript numbers; SQLite would take 2**63 - 1): the
+    largest is kept to the unit, one more is a 422 on every backend, never a 500."""
+    _, auth, activation = await booth_device(client)
+    kept = await beat(client, auth, activation["id"], free_disk_bytes=INTEGER_MAX)
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["activation"]["free_disk_bytes"] == 2**53 - 1
+    for too_big in (INTEGER_MAX + 1, 2**63 - 1):
+        refused = await beat(client, auth, activation["id"], free_disk_bytes=too_big)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "free_disk_bytes"

@@ -313,7 +313,21 @@ def webhook_app(
 
 
 EXTREME_NUMBERS = st.sampled_from(
-    [2**63 - 1, 2**63, -(2**63) - 1, 1e19, 1e40, -1, 0, 30_000, 30_000.0, 30_000.5, 1e-300]
+    [
+        2**53 - 1,
+        2**53,
+        2**63 - 1,
+        2**63,
+        -(2**63) - 1,
+        1e19,
+        1e40,
+        -1,
+        0,
+        30_000,
+        30_000.0,
+        30_000.5,
+        1e-300,
+    ]
 ) | st.floats(allow_nan=False, allow_infinity=False)
 EXTREME_TEXT = st.sampled_from(["\ud800", "\udfff x", "a\x00b", "x" * 300, "", "PAID", "QRIS"]) | (
     st.text(st.characters(codec=None, categories=None), max_size=40)  # surrogates included

@@ -10,11 +10,11 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
-    model_validator,
+    field_validator,
 )
 
 from boothcloud.schemas import (
-    INT64_MAX,
+    INTEGER_MAX,
     STRICT_BODY,
     Fingerprint,
     InputDatetime,
@@ -96,8 +96,8 @@ Reason = Annotated[str, StringConstraints(max_length=500), Utf8, NoControl]
 Count = Annotated[
     int,
     BeforeValidator(not_a_boolean),
-    Field(ge=0, le=INT64_MAX),
-    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": INT64_MAX}),
+    Field(ge=0, le=INTEGER_MAX),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": INTEGER_MAX}),
 ]
 Percent = Annotated[
     int,
@@ -154,12 +154,14 @@ class HeartbeatCreate(BaseModel):
         "fresh one.",
     )
 
-    @model_validator(mode="after")
-    def _names_unique(self) -> HeartbeatCreate:
-        names = [printer.name for printer in self.printers]
+    @field_validator("printers")
+    @classmethod
+    def _names_unique(cls, printers: list[PrinterReport]) -> list[PrinterReport]:
+        """A 422 on `printers` (JSON Schema's `uniqueItems` compares whole items, not names)."""
+        names = [printer.name for printer in printers]
         if len(set(names)) != len(names):
-            raise ValueError("printers: each CUPS queue name once")
-        return self
+            raise ValueError("each CUPS queue name once")
+        return printers
 
 
 class IssuedCertificate(BaseModel):

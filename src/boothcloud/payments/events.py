@@ -32,7 +32,7 @@ from boothcloud.payments.schemas import (
     WebhookAck,
 )
 from boothcloud.payments.xendit import Invoice
-from boothcloud.schemas import INT64_MAX, INT64_MIN
+from boothcloud.schemas import INTEGER_MAX, INTEGER_MIN
 from boothcloud.timeutil import from_db, now_db, to_db
 
 log = logging.getLogger("boothcloud.payments")
@@ -42,11 +42,12 @@ KEPT_PAYLOAD_BYTES = 64 * 1024  # of a rejected callback, for the operator
 
 
 def whole_rupiah(value: float | None) -> int | None:
-    """Xendit sends numbers; only an integral value SQLite can store can equal our amount."""
+    """Xendit sends numbers; only an integral value every backend stores exactly (within
+    `INTEGER_MAX`) can equal our amount."""
     if value is None or value != value or not float(value).is_integer():  # NaN or fraction
         return None
     number = int(value)
-    return number if INT64_MIN <= number <= INT64_MAX else None
+    return number if INTEGER_MIN <= number <= INTEGER_MAX else None
 
 
 Callback = TypeVar("Callback", bound=BaseModel)  # invoice, qr.payment or refund callback

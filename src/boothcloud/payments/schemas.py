@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from boothcloud.schemas import (
-    INT64_MAX,
+    INTEGER_MAX,
     STRICT_BODY,
     Email,
     NoControl,
@@ -37,7 +37,7 @@ class PaymentCreate(BaseModel):
     model_config = STRICT_BODY
 
     amount: StrictInt = Field(
-        gt=0, le=INT64_MAX, description="Whole rupiah (IDR), an integer; see settings."
+        gt=0, le=INTEGER_MAX, description="Whole rupiah (IDR), an integer; see settings."
     )
     description: Annotated[str, StringConstraints(max_length=1000), Utf8, NoControl] | None = None
     payer_email: Email | None = None
@@ -123,10 +123,10 @@ _RUPIAH_TEXT = (
 Rupiah = Annotated[
     int,
     BeforeValidator(not_a_boolean),
-    Field(ge=0, le=INT64_MAX, description=_RUPIAH_TEXT),
+    Field(ge=0, le=INTEGER_MAX, description=_RUPIAH_TEXT),
     # Stated in full: a before-validator hides the bounds from the generated schema.
     WithJsonSchema(
-        {"type": "integer", "minimum": 0, "maximum": INT64_MAX, "description": _RUPIAH_TEXT}
+        {"type": "integer", "minimum": 0, "maximum": INTEGER_MAX, "description": _RUPIAH_TEXT}
     ),
 ]
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from boothcloud.payments.schemas import Rupiah, XenditText
-from boothcloud.schemas import INT64_MAX, STRICT_BODY, NoControl, Utf8
+from boothcloud.schemas import INTEGER_MAX, STRICT_BODY, NoControl, Utf8
 from boothcloud.timeutil import Timestamp
 
 # Xendit's `CreateRefund.reason` enum (xendit-python / xendit-node SDK models).
@@ -22,7 +22,7 @@ class RefundCreate(BaseModel):
     amount: StrictInt | None = Field(
         default=None,
         gt=0,
-        le=INT64_MAX,
+        le=INTEGER_MAX,
         description="Whole rupiah; omitted: everything that is still refundable (a full "
         "refund). Never more than the paid amount less pending and succeeded refunds.",
     )
