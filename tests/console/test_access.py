@@ -212,6 +212,10 @@ async def test_errors_are_messages_on_pages(operator: httpx.AsyncClient) -> None
     assert bad.status_code == 422
     _is_page(bad)
     assert "status: must be one of" in bad.text
+    last_day = await operator.get("/console/payments?to=9999-12-31")  # no next midnight
+    assert last_day.status_code == 422
+    _is_page(last_day)
+    assert "to: must be before 9999-12-31" in last_day.text
     csrf = await page_csrf(operator, "/console/customers")
     invalid = await operator.post(
         "/console/customers", data={"csrf": csrf, "name": "X", "email": "not-an-email"}

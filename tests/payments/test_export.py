@@ -161,3 +161,20 @@ async def test_summary_has_methods_and_split_parts(
         "invoice": {"count": 1, "gross": 0},
         "qris": {"count": 1, "gross": 35_000},
     }
+
+
+@pytest.mark.parametrize("path", [CSV, "/api/payments/summary"])
+async def test_a_range_at_the_calendars_ends_is_an_answer_not_a_500(
+    client: httpx.AsyncClient, booth: dict[str, str], path: str
+) -> None:
+    """The default start is 30 days before the end; an end in year 1's first days has no
+    such day (found by the schema fuzzer): the range then starts at the first moment."""
+    at_the_start = await client.get(f"{path}?created_to=0001-01-01T00:00:00Z", headers=booth)
+    assert at_the_start.status_code == 422, at_the_start.text
+    assert at_the_start.json()["errors"][0]["field"] == "created_to"
+    early = await client.get(f"{path}?created_to=0001-01-10T00:00:00Z", headers=booth)
+    assert early.status_code == 200, early.text
+    late = await client.get(
+        f"{path}?created_from=9999-12-01T00:00:00Z&created_to=9999-12-31T23:59:59Z", headers=booth
+    )
+    assert late.status_code == 200, late.text

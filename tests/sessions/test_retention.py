@@ -182,3 +182,13 @@ async def test_stats_count_sessions_photos_prints_opens_and_downloads(
     )
     assert not_an_id.status_code == 422
     assert [e["field"] for e in not_an_id.json()["errors"]] == ["customer_id"]
+    # The range's end is the next midnight: the calendar's last day has none.
+    last_day = await client.get(
+        "/api/sessions/stats", params={"from": "9999-12-30", "to": "9999-12-31"}, headers=ADMIN
+    )
+    assert last_day.status_code == 422, last_day.text
+    assert [e["field"] for e in last_day.json()["errors"]] == ["to"]
+    day_before = await client.get(
+        "/api/sessions/stats", params={"from": "9999-12-30", "to": "9999-12-30"}, headers=ADMIN
+    )
+    assert (day_before.status_code, day_before.json()["items"]) == (200, [])

@@ -76,6 +76,8 @@ def day(name: str, value: str | None, *, end: bool = False) -> datetime | None:
         parsed = date.fromisoformat(value)
     except ValueError as error:
         raise invalid(name, "must be a date, YYYY-MM-DD") from error
+    if end and parsed == date.max:  # its next midnight, the range's end, has no date
+        raise invalid(name, f"must be before {date.max.isoformat()}")
     moment = datetime.combine(parsed, time(), tzinfo=UTC)
     return moment + timedelta(days=1) if end else moment
 

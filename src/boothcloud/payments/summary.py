@@ -62,6 +62,14 @@ def _figures(rows: list[Row], refund_rows: list[Row]) -> SummaryFigures:
     )
 
 
+def _days_before(moment: datetime, days: int) -> datetime:
+    """`days` before `moment`, or the first moment there is (an end in year 1's January)."""
+    try:
+        return moment - timedelta(days=days)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def report_range(
     created_from: datetime | None, created_to: datetime | None
 ) -> tuple[datetime, datetime]:
@@ -69,7 +77,7 @@ def report_range(
     `DEFAULT_DAYS` whole UTC days up to today, at most `MAX_DAYS`."""
     tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), time(), tzinfo=UTC)
     end = created_to or tomorrow  # default: whole UTC days, today included
-    start = created_from or end - timedelta(days=DEFAULT_DAYS)
+    start = created_from or _days_before(end, DEFAULT_DAYS)
     if start >= end:
         raise invalid("created_to", "must be after created_from")
     if end - start > timedelta(days=MAX_DAYS):

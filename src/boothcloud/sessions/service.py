@@ -174,6 +174,8 @@ async def stats(
 ) -> StatsPage:
     if day_to < day_from:
         raise invalid("to", "must not be before `from`")
+    if day_to == date.max:  # its next midnight, the range's exclusive end, has no date
+        raise invalid("to", f"must be before {date.max.isoformat()}")
     if (day_to - day_from).days >= MAX_STATS_DAYS:
         raise invalid("to", f"at most {MAX_STATS_DAYS} days per request")
     rows = await repository.daily_stats(
