@@ -136,8 +136,11 @@ _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
 def _iso_text(value: object) -> object:
-    """Only ISO 8601 text: pydantic's lax mode would read `12345` as a Unix time."""
-    if isinstance(value, str) and not _ISO_DATETIME.match(value):
+    """Only ISO 8601 text: pydantic's lax mode would read `12345`, `"12345"` or `1e-05` as a
+    Unix time (a `datetime` given by Python code passes)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATETIME.match(value):
         raise ValueError("must be an ISO 8601 date-time such as 2026-11-25T10:00:00Z")
     return value
 

@@ -82,6 +82,8 @@ async def test_duplicate_email_is_409_case_insensitive_and_writes_nothing(
             {"name": "X", "email": "a@example.com", "purchase_date": "2026-11-01T08:30:00"},
             "purchase_date",
         ),
+        ({"name": "X", "email": "a@example.com", "purchase_date": 1e-05}, "purchase_date"),
+        ({"name": "X", "email": "a@example.com", "purchase_date": 1767225600}, "purchase_date"),
         ({"name": "X", "email": "a@example.com", "licence_type": "pro"}, "licence_type"),
         ({"name": "Bad\x00name", "email": "a@example.com"}, "name"),
     ],

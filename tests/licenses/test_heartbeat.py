@@ -227,6 +227,8 @@ async def test_a_printer_id_must_be_the_booths_own(client: httpx.AsyncClient) ->
         {"queue_depth": -1},
         {"agent_version": ""},
         {"certificate_expires_at": "1767225600"},
+        {"certificate_expires_at": 1767225600},  # a Unix time is not ISO 8601 either
+        {"certificate_expires_at": 1e-05},
         {"unknown": 1},
     ],
 )
