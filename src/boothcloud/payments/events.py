@@ -6,7 +6,8 @@ same atomic batch, so a duplicate or concurrent delivery is processed exactly on
 status never moves backwards (see `repository.apply_event`).
 
 A callback is bad input like any other: `read_callback` refuses what the schema refuses
-(numbers outside SQLite's INTEGER or not whole rupiah, text UTF-8 cannot encode), records
+(numbers past what every backend stores exactly, `schemas.INTEGER_MAX`, or not whole
+rupiah, text UTF-8 cannot encode), records
 the refusal in `xendit_rejected_callbacks` and answers 400/422. Xendit retries any non-2xx
 delivery and lists it as failed in its dashboard, where the operator can resend it once
 the cause is fixed (docs/payments.md); reconciliation settles the payment meanwhile.
