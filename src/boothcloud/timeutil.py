@@ -6,10 +6,12 @@ uses that format, so SQL comparisons and defaults work the same on SQLite and D1
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from pydantic import BeforeValidator
+
+from boothcloud.errors import invalid
 
 
 def utcnow() -> datetime:
@@ -21,6 +23,14 @@ def to_db(moment: datetime) -> str:
         moment = moment.replace(tzinfo=UTC)
     # isoformat pads the year to four digits (strftime's %Y gives `178` for year 178).
     return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
+
+
+def day_after(field: str, last_day: date) -> date:
+    """The exclusive end of a range of whole days whose last is `last_day`; a 422 on
+    `field` for the calendar's last day, whose next has no date."""
+    if last_day == date.max:
+        raise invalid(field, f"must be before {date.max.isoformat()}")
+    return last_day + timedelta(days=1)
 
 
 def now_db() -> str:

@@ -34,6 +34,7 @@ from boothcloud.refunds.schemas import Refund
 from boothcloud.sessions import service as sessions
 from boothcloud.sessions.schemas import SessionFilters
 from boothcloud.settings import TIERS
+from boothcloud.timeutil import day_after
 from boothcloud.venues import service as venue_rules
 from boothcloud.venues.schemas import Venue
 
@@ -76,10 +77,7 @@ def day(name: str, value: str | None, *, end: bool = False) -> datetime | None:
         parsed = date.fromisoformat(value)
     except ValueError as error:
         raise invalid(name, "must be a date, YYYY-MM-DD") from error
-    if end and parsed == date.max:  # its next midnight, the range's end, has no date
-        raise invalid(name, f"must be before {date.max.isoformat()}")
-    moment = datetime.combine(parsed, time(), tzinfo=UTC)
-    return moment + timedelta(days=1) if end else moment
+    return datetime.combine(day_after(name, parsed) if end else parsed, time(), tzinfo=UTC)
 
 
 # -- customers ------------------------------------------------------------------------

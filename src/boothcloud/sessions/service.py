@@ -25,7 +25,7 @@ from boothcloud.sessions.schemas import (
     StatsPage,
 )
 from boothcloud.settings import Settings, Tier
-from boothcloud.timeutil import from_db, to_db, utcnow
+from boothcloud.timeutil import day_after, from_db, to_db, utcnow
 
 SHARE_CODE_BYTES = 24  # 192 bits from the OS's CSPRNG, 32 URL-safe characters
 MAX_STATS_DAYS = 366
@@ -174,14 +174,10 @@ async def stats(
 ) -> StatsPage:
     if day_to < day_from:
         raise invalid("to", "must not be before `from`")
-    if day_to == date.max:  # its next midnight, the range's exclusive end, has no date
-        raise invalid("to", f"must be before {date.max.isoformat()}")
+    until = day_after("to", day_to)
     if (day_to - day_from).days >= MAX_STATS_DAYS:
         raise invalid("to", f"at most {MAX_STATS_DAYS} days per request")
     rows = await repository.daily_stats(
-        db,
-        caller.scope(customer_id),
-        day_from.isoformat(),
-        (day_to + timedelta(days=1)).isoformat(),
+        db, caller.scope(customer_id), day_from.isoformat(), until.isoformat()
     )
     return StatsPage(items=[DayStats.model_validate(r) for r in rows])
