@@ -1,19 +1,21 @@
 """boothcloud's benchmark: one command, a realistic database, wrk, and an honest baseline.
 
     .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--workers 2]
-                                  [--scenario all|customers|validate|photos|claim]
+                                  [--scenario all|customers|validate|photos|claim] [--rounds 3]
 
 1. Builds a database in a temporary folder: boothcloud's own migrations, then a bulk
    insert (one transaction) of customers with real license keys, photos spread over them
    and printers with pending print queues.
 2. Serves boothcloud as users run it (`boothcloud serve`: uvloop, httptools, its logging as
    shipped, request log included, production settings with real secrets) on a free loopback
-   port, drives
-   each scenario with wrk (a short warm-up, then the measured run), and stops it.
-3. Right after, serves `bench/reference_app.py` (raw ASGI + stdlib sqlite3, same uvicorn,
-   same workers) on a fresh copy of the same database file and drives it identically.
-4. Prints a markdown table (req/s, p50, p99, ratio boothcloud/reference, PASS/FAIL) and
-   writes everything, with the machine's load during each run, to bench/results/.
+   port, beside `bench/reference_app.py` (raw ASGI + stdlib sqlite3, same uvicorn, same
+   workers) on a fresh copy of the same database file, and FastAPI's floor
+   (`bench/floor_app.py`).
+3. Drives each scenario with wrk (a short warm-up, then the measured run) on each app in
+   turn, for `--rounds` rounds; the app that goes first alternates from round to round.
+4. Prints a markdown table (each route's median round: req/s, p50, p99, ratio
+   boothcloud/reference, PASS/FAIL), every round's ratio and p99s under it, and writes
+   everything, with the machine's load during each run, to bench/results/.
 
 A run in which any request failed (socket error or a non-2xx status) is marked INVALID.
 Needs `wrk` (Debian package); installs it with apt-get when missing (see bench/setup.sh).
@@ -43,7 +45,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -677,6 +679,57 @@ def drive(
 
 
 # --- report -------------------------------------------------------------------------------
+def round_ratio(measured: dict[str, Any], name: str) -> float | None:
+    ours, ref = measured["boothcloud"].get(name), measured["reference"].get(name)
+    return ours["rps"] / ref["rps"] if ours and ref and ref["rps"] else None
+
+
+def median_round(rounds: list[dict[str, Any]], app: str, name: str) -> dict[str, Any] | None:
+    """The round whose figures the table shows for `app` on route `name`: the one with the
+    median ratio to the reference (the lower middle of an even count), so every figure in
+    a row comes from one real run; with one side measured, the one with its median req/s."""
+    runs = [r for r in rounds if name in r.get(app, {})]
+    if not runs:
+        return None
+    if app in ("boothcloud", "reference") and all(round_ratio(r, name) for r in runs):
+        runs.sort(key=lambda r: round_ratio(r, name) or 0.0)
+    else:
+        runs.sort(key=lambda r: float(r[app][name]["rps"]))
+    return runs[(len(runs) - 1) // 2]
+
+
+def round_lines(results: dict[str, Any]) -> list[str]:
+    """Every round's ratio and p99s per route, and the floor's, under the table."""
+    lines = []
+    rounds = results["rounds"]
+    for name in results["verdicts"]:
+        ratios = [round_ratio(r, name) for r in rounds]
+        p99s = [
+            "/".join(f"{r[app][name]['p99_ms']:.1f}" for r in rounds)
+            for app in ("boothcloud", "reference")
+        ]
+        lines.append(
+            f"- `{SCENARIOS[name].route}`: ratio by round "
+            + ", ".join(f"{x:.2f}x" for x in ratios if x is not None)
+            + f"; p99 ms boothcloud {p99s[0]}, reference {p99s[1]}"
+        )
+    floors = [r for r in rounds if "floor" in r]
+    if floors:
+        against_ref = [r["floor"]["customers"]["rps"] / r["reference"]["customers"]["rps"]
+                       for r in floors]  # fmt: skip
+        ours = [r["boothcloud"]["customers"]["rps"] / r["floor"]["customers"]["rps"]
+                for r in floors]  # fmt: skip
+        lines.append(
+            "- FastAPI's floor (bench/floor_app.py: the customer GET's path answering the "
+            "reference's bytes; no auth, database or log) against the reference by round: "
+            + ", ".join(f"{x:.2f}x" for x in against_ref)
+            + "; boothcloud's customer GET against that floor: "
+            + ", ".join(f"{x:.2f}x" for x in ours)
+            + " (auth, a database read, a model and a log line on top of it)"
+        )
+    return lines
+
+
 def verdicts(
     ours: dict[str, Any], ref: dict[str, Any], scenario: Scenario, wal_max_mb: float
 ) -> dict[str, Any]:
@@ -735,7 +788,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--photos", type=int, default=120_000)
     parser.add_argument("--busy-customers", type=int, default=2_000, help="with printers")
-    parser.add_argument("--pending-per-printer", type=int, default=25)
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="rounds of every route on each app, interleaved (the table shows the median)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pending-per-printer", type=int, default=None,
+        help="print jobs queued per printer (default 25 per round: claims never run dry)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--reference-sqlite", choices=["inline", "thread"], default="inline",
@@ -755,7 +815,12 @@ def parse_args() -> argparse.Namespace:
         help="serve boothcloud from another source tree (A/B-test a fix without editing src/)",
     )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if args.pending_per_printer is None:
+        args.pending_per_printer = 25 * args.rounds
+    return args
 
 
 def main() -> int:
@@ -801,33 +866,45 @@ def main() -> int:
             "verdicts": {},
         }
 
-        ours_db = work / "boothcloud.db"
+        ours_db, ref_db = work / "boothcloud.db", work / "reference.db"
         shutil.copyfile(seed_db, ours_db)
-        ours = boothcloud_server(work, ours_db, args, secret)
-        with serving(ours):
+        shutil.copyfile(seed_db, ref_db)
+        customers = SCENARIOS["customers"]
+        # All three servers stay up for the whole run (an idle one costs nothing), so the
+        # rounds can alternate between them: drift in the machine's speed over minutes (this
+        # VM's varies by 15-30%) then lands on both sides of every ratio.
+        with ExitStack() as up:
+            ours = up.enter_context(serving(boothcloud_server(work, ours_db, args, secret)))
             routes = available_routes(ours)
             present = [s for s in wanted if f"{s.method} {s.openapi_path}" in routes]
             results["skipped"] = [s.name for s in wanted if s not in present]
             for name in results["skipped"]:
                 print(f"  skipped {name}: boothcloud has no {SCENARIOS[name].route} yet")
             answers_ours = sample_answers(ours, dataset.files, present)
-            if args.only != "reference":
-                results["boothcloud"] = drive(ours, present, dataset.files, args, work)
-
-        ref_db = work / "reference.db"
-        shutil.copyfile(seed_db, ref_db)
-        reference = reference_server(work, ref_db, args, secret)
-        with serving(reference):
+            reference = up.enter_context(serving(reference_server(work, ref_db, args, secret)))
             answers_ref = sample_answers(reference, dataset.files, present)
-            if args.only != "boothcloud":
-                results["reference"] = drive(reference, present, dataset.files, args, work)
-
-        customers = SCENARIOS["customers"]
-        if args.only == "both" and customers in present:
-            body = json.dumps(answers_ref["customers"][1], separators=(",", ":")).encode()
-            floor = floor_server(work, ref_db, args, body)
-            with serving(floor):
-                results["floor"] = drive(floor, [customers], dataset.files, args, work)
+            floor = None
+            if args.only == "both" and customers in present:
+                body = json.dumps(answers_ref["customers"][1], separators=(",", ":")).encode()
+                floor = up.enter_context(serving(floor_server(work, ref_db, args, body)))
+            sides = [app for app, skip in ((ours, "reference"), (reference, "boothcloud"))
+                     if args.only != skip]  # fmt: skip
+            results["rounds"] = []
+            for number in range(args.rounds):
+                print(f"round {number + 1} of {args.rounds}", flush=True)
+                measured: dict[str, dict[str, Any]] = {"boothcloud": {}, "reference": {}}
+                for scenario in present:
+                    # Odd rounds start with the reference: neither side always goes first.
+                    for app in sides if number % 2 == 0 else sides[::-1]:
+                        measured[app.name] |= drive(app, [scenario], dataset.files, args, work)
+                    if floor is not None and scenario is customers:
+                        measured["floor"] = drive(floor, [customers], dataset.files, args, work)
+                results["rounds"].append(measured)
+        for app in ("boothcloud", "reference", "floor"):
+            for scenario in present:
+                picked = median_round(results["rounds"], app, scenario.name)
+                if picked is not None:
+                    results.setdefault(app, {})[scenario.name] = picked[app][scenario.name]
 
         results["answers"] = compare_answers(answers_ours, answers_ref)
         results["sample_answers"] = {"boothcloud": answers_ours, "reference": answers_ref}
@@ -851,9 +928,10 @@ def main() -> int:
             print(markdown(results))
             print()
             other = [
-                r["load"]["other_cores"]
-                for app in ("boothcloud", "reference")
-                for r in results[app].values()
+                run["load"]["other_cores"]
+                for measured in results["rounds"]
+                for runs in measured.values()
+                for run in runs.values()
             ]
             print(
                 f"{args.connections} connections, {args.workers} uvicorn workers, wrk "
@@ -863,21 +941,11 @@ def main() -> int:
                 f"{args.reference_sqlite}; synchronous={args.synchronous}; boothcloud's WAL "
                 f"ceiling {args.wal_max_mb:g} MB."
             )
-            if "floor" in results:
-                floor_rps = results["floor"]["customers"]["rps"]
-                ref_rps = results["reference"]["customers"]["rps"]
-                print(
-                    f"FastAPI's own floor on the same uvicorn (bench/floor_app.py: the customer "
-                    f"GET's path answering the reference's bytes; no auth, database or log): "
-                    f"{floor_rps:,.0f} req/s, {floor_rps / ref_rps:.2f}x the reference."
-                )
-                ours = results["boothcloud"].get("customers")
-                if ours:  # the floor-relative view of the read target (docs/performance.md)
-                    share = ours["rps"] / floor_rps
-                    print(
-                        f"boothcloud's customer GET against that floor: {share:.2f}x (auth, a "
-                        f"database read, a model and a log line on top of it)."
-                    )
+            print(
+                f"By round ({args.rounds}; the first app alternates; each row of the table is "
+                "its route's median round):"
+            )
+            print("\n".join(round_lines(results)))
         print(f"results: {out.relative_to(ROOT)}")
         invalid = [n for n, v in results["verdicts"].items() if not v["valid"]]
         if invalid:
