@@ -6,12 +6,13 @@ JSON). `test_serve.py` reads the lines a real `serve` process printed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import logging.config
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +20,14 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from boothcloud.accesslog import access_log
-from boothcloud.logs import BatchedLines, log_config
+from boothcloud.logs import (
+    BatchedLines,
+    JsonFormatter,
+    RequestLineFormatter,
+    log_config,
+    request_record,
+    request_sink,
+)
 from boothcloud.settings import LogFormat
 from tests.conftest import ADMIN
 
@@ -241,3 +249,129 @@ def test_the_flusher_ends_cleanly_once_closed() -> None:
     handler.emit(record("GET /a 200"))
     handler.close()
     handler._flush_often()  # the flusher thread's loop, run here: returns, raises nothing
+
+
+# --- request lines handed over unformatted (`logs.request_sink`) -----------------------------
+FIELDS = {
+    "method": "GET",
+    "path": '/api/a "quoted" \\ path',
+    "status": 200,
+    "ms": 1.25,
+    "bytes": 10,
+    "client": "127.0.0.1",
+    "request_id": "req_0123456789abcdef",
+}
+
+
+@pytest.mark.parametrize("formatter", [RequestLineFormatter(), JsonFormatter()])
+def test_a_waiting_request_line_is_written_as_its_record_would_be(
+    formatter: logging.Formatter,
+) -> None:
+    stream = CountingStream()
+    handler = BatchedLines(stream)
+    handler.setFormatter(formatter)
+    created = 1_764_000_000.125
+    handler.add_request((created, FIELDS))
+    record = request_record(FIELDS)
+    record.created, record.msecs = created, 125.0
+    handler.handle(record)
+    handler.close()
+    waited, through_logging = stream.getvalue().splitlines()
+    assert waited == through_logging
+    if isinstance(formatter, JsonFormatter):
+        assert json.loads(waited)["ts"] == "2025-11-24T16:00:00.125+00:00"
+
+
+def test_request_lines_are_written_in_order_in_batches_no_larger_than_pipe_buf() -> None:
+    stream = CountingStream()
+    handler = BatchedLines(stream)
+    handler.setFormatter(RequestLineFormatter())
+    for n in range(100):
+        handler.add_request((0.0, FIELDS | {"request_id": f"req_{n}"}))
+    handler.emit(record("disk almost full", logging.WARNING))
+    written = stream.getvalue().splitlines()
+    assert [logfmt(line).get("request_id") for line in written[:100]] == [
+        f"req_{n}" for n in range(100)
+    ]
+    assert written[100].endswith("disk almost full")
+    assert 100 // BatchedLines.BATCH_LINES <= len(stream.writes) <= 100 // 10
+    assert max(len(write) for write in stream.writes) <= BatchedLines.BATCH_BYTES
+    handler.close()
+
+
+@contextlib.contextmanager
+def without_pytests_capture() -> Iterator[logging.Logger]:
+    """The request logger as `serve` leaves it: pytest's log capture attaches its own
+    handlers to non-propagating loggers for each test phase (so the app's tests above see
+    every request line go through `logging`); taken off here, put back after."""
+    logger = logging.getLogger("boothcloud.access")
+    capture = [h for h in logger.handlers if not isinstance(h, BatchedLines)]
+    for handler in capture:
+        logger.removeHandler(handler)
+    try:
+        yield logger
+    finally:
+        for handler in capture:
+            logger.addHandler(handler)
+
+
+def test_only_serves_own_set_up_takes_lines_unformatted(text_log: io.StringIO) -> None:
+    """Any set-up of one's own (another handler, formatter, filter, level, propagation)
+    gets every request line as a `logging` record, as `logging` says."""
+    with without_pytests_capture() as logger:
+        _check_the_sink(logger)
+
+
+def _check_the_sink(logger: logging.Logger) -> None:
+    [handler] = logger.handlers
+    assert request_sink(logger) is handler
+    extra = logging.NullHandler()
+    changes: list[tuple[Callable[[], None], Callable[[], None]]] = [
+        (lambda: logger.addHandler(extra), lambda: logger.removeHandler(extra)),
+        (lambda: setattr(logger, "propagate", True), lambda: setattr(logger, "propagate", False)),
+        (lambda: logger.addFilter(extra), lambda: logger.removeFilter(extra)),
+        (lambda: handler.addFilter(extra), lambda: handler.removeFilter(extra)),
+        (lambda: handler.setLevel(logging.WARNING), lambda: handler.setLevel(logging.NOTSET)),
+    ]
+    for change, undo in changes:
+        change()
+        assert request_sink(logger) is None
+        undo()
+        assert request_sink(logger) is handler
+    kept = handler.formatter
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    assert request_sink(logger) is None
+    handler.setFormatter(kept)
+
+
+async def test_a_request_line_reaches_a_handler_of_ones_own(
+    client: httpx.AsyncClient, customer: dict[str, Any], text_log: io.StringIO
+) -> None:
+    logger = logging.getLogger("boothcloud.access")
+    seen: list[logging.LogRecord] = []
+    mine = logging.Handler()
+    mine.emit = seen.append  # type: ignore[method-assign]
+    logger.addHandler(mine)
+    try:
+        answer = await client.get(f"/api/customers/{customer['id']}", headers=ADMIN)
+    finally:
+        logger.removeHandler(mine)
+    [line] = seen
+    assert line.fields["request_id"] == answer.headers["request-id"]  # type: ignore[attr-defined]
+    assert logfmt(line.getMessage())["status"] == "200"
+    assert [logfmt(text)["request_id"] for text in lines(text_log)] == [
+        answer.headers["request-id"]
+    ]
+
+
+async def test_under_serves_set_up_a_request_line_is_handed_over_and_written(
+    client: httpx.AsyncClient, customer: dict[str, Any], json_log: io.StringIO
+) -> None:
+    with without_pytests_capture() as logger:
+        assert request_sink(logger) is not None  # what the request below goes through
+        answer = await client.get(f"/api/customers/{customer['id']}", headers=ADMIN)
+        [line] = map(json.loads, lines(json_log))
+    assert line["logger"] == "boothcloud.access"
+    assert line["status"] == 200
+    assert line["request_id"] == answer.headers["request-id"]
+    assert logfmt(line["message"])["path"] == f"/api/customers/{customer['id']}"
