@@ -684,18 +684,20 @@ def round_ratio(measured: dict[str, Any], name: str) -> float | None:
     return ours["rps"] / ref["rps"] if ours and ref and ref["rps"] else None
 
 
-def median_round(rounds: list[dict[str, Any]], app: str, name: str) -> dict[str, Any] | None:
-    """The round whose figures the table shows for `app` on route `name`: the one with the
-    median ratio to the reference (the lower middle of an even count), so every figure in
-    a row comes from one real run; with one side measured, the one with its median req/s."""
-    runs = [r for r in rounds if name in r.get(app, {})]
-    if not runs:
-        return None
-    if app in ("boothcloud", "reference") and all(round_ratio(r, name) for r in runs):
-        runs.sort(key=lambda r: round_ratio(r, name) or 0.0)
-    else:
-        runs.sort(key=lambda r: float(r[app][name]["rps"]))
-    return runs[(len(runs) - 1) // 2]
+def median_round(rounds: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The round whose figures the table shows for route `name`: the one with the median
+    ratio to the reference (the lower middle of an even count), so every figure in a row,
+    the floor's included, comes from one real set of runs; with one side measured
+    (`--only`), the one with that side's median req/s."""
+
+    def order(measured: dict[str, Any]) -> float:
+        ratio = round_ratio(measured, name)
+        if ratio is not None:
+            return ratio
+        return float(next(runs[name]["rps"] for runs in measured.values() if name in runs))
+
+    ranked = sorted(rounds, key=order)
+    return ranked[(len(ranked) - 1) // 2]
 
 
 def round_lines(results: dict[str, Any]) -> list[str]:
@@ -902,11 +904,10 @@ def main() -> int:
                     if floor is not None and scenario is customers:
                         measured["floor"] = drive(floor, [customers], dataset.files, args, work)
                 results["rounds"].append(measured)
-        for app in ("boothcloud", "reference", "floor"):
-            for scenario in present:
-                picked = median_round(results["rounds"], app, scenario.name)
-                if picked is not None:
-                    results.setdefault(app, {})[scenario.name] = picked[app][scenario.name]
+        for scenario in present:
+            for app, runs in median_round(results["rounds"], scenario.name).items():
+                if scenario.name in runs:
+                    results.setdefault(app, {})[scenario.name] = runs[scenario.name]
 
         results["answers"] = compare_answers(answers_ours, answers_ref)
         results["sample_answers"] = {"boothcloud": answers_ours, "reference": answers_ref}
