@@ -282,6 +282,18 @@ def test_a_waiting_request_line_is_written_as_its_record_would_be(
         assert json.loads(waited)["ts"] == "2025-11-24T16:00:00.125+00:00"
 
 
+def test_a_formatter_set_while_lines_wait_formats_them_as_records() -> None:
+    stream = CountingStream()
+    handler = BatchedLines(stream)
+    handler.setFormatter(RequestLineFormatter())
+    handler.add_request((1_764_000_000.125, FIELDS))
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(msecs)03d %(message)s"))
+    handler.close()
+    name, level, msecs, rest = stream.getvalue().rstrip("\n").split(" ", 3)
+    assert (name, level, msecs) == ("boothcloud.access", "INFO", "125")
+    assert logfmt(rest)["request_id"] == FIELDS["request_id"]
+
+
 def test_request_lines_are_written_in_order_in_batches_no_larger_than_pipe_buf() -> None:
     stream = CountingStream()
     handler = BatchedLines(stream)
