@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,18 @@ def _gallery(http: httpx.Client, photos: list[bytes]) -> dict[str, Any]:
     return body
 
 
+def _until(page: Any, expression: str, seconds: float = 30.0) -> None:
+    """Wait until `expression` is true in the page, asked through `page.evaluate`.
+
+    Not `page.wait_for_function`: when its first check is false it re-checks with `eval`
+    inside the page, which the gallery's own CSP (`default-src 'none'`) refuses, so the
+    test failed whenever the thumbnails were still loading at the first look."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {seconds:g} s: {expression}"
+        page.wait_for_timeout(50)
+
+
 def _shoot(page: Any, name: str, tmp_path: Path) -> None:
     target = SCREENSHOTS if os.environ.get("BOOTHCLOUD_SCREENSHOTS") == "1" else tmp_path
     target.mkdir(parents=True, exist_ok=True)
@@ -117,9 +130,10 @@ def test_the_gallery_on_a_phone(chromium: Any, live: tuple[str, Settings], tmp_p
         assert answer is not None
         assert answer.status == 200
         page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-        page.wait_for_function(
+        _until(
+            page,
             "Array.from(document.querySelectorAll('img.thumb'))"
-            ".every(i => i.complete && i.naturalWidth > 0)"
+            ".every(i => i.complete && i.naturalWidth > 0)",
         )
         widths = page.eval_on_selector_all("img.thumb", "els => els.map(e => e.naturalWidth)")
         assert len(widths) == len(uploads)
