@@ -95,6 +95,7 @@ SCENARIOS = {
     )
 }  # fmt: skip
 RATIO_TARGET = 0.5
+CEILING_ROUTES = ("customers", "validate")  # the read routes bench/floor_app.py's work mode serves
 
 
 # --- the database -------------------------------------------------------------------------
@@ -471,15 +472,22 @@ def reference_server(work: Path, db: Path, args: argparse.Namespace, secret: str
     return Server("reference", argv, env, home, port, db)
 
 
-def floor_server(work: Path, db: Path, args: argparse.Namespace, body: bytes) -> Server:
-    """bench/floor_app.py: FastAPI answering the reference's bytes, nothing else."""
+def floor_server(work: Path, db: Path, workers: int, body: bytes, mode: str = "bytes") -> Server:
+    """bench/floor_app.py: FastAPI answering the reference's bytes (`bytes`, as "floor"), or
+    running the reference's own handlers on `db` (`work`, as "ceiling")."""
     port = free_port()
-    home = work / "floor"
+    name = "floor" if mode == "bytes" else "ceiling"
+    home = work / name
     home.mkdir(exist_ok=True)
     (home / "body.json").write_bytes(body)
-    env = os.environ | {"FLOOR_BODY_FILE": str(home / "body.json")}
-    argv = uvicorn_argv(["--app-dir", str(BENCH), "floor_app:app"], port, args.workers)
-    return Server("fastapi", argv, env, home, port, db)
+    env = os.environ | {
+        "FLOOR_MODE": mode,
+        "FLOOR_BODY_FILE": str(home / "body.json"),
+        "REFERENCE_DATABASE_PATH": str(db),
+        "REFERENCE_VALIDATE_RATE_LIMIT_PER_MINUTE": "1000000000",
+    }
+    argv = uvicorn_argv(["--app-dir", str(BENCH), "floor_app:app"], port, workers)
+    return Server(name, argv, env, home, port, db)
 
 
 # --- requests outside the load: route detection and same-answer checks ---------------------
@@ -729,6 +737,20 @@ def round_lines(results: dict[str, Any]) -> list[str]:
             + ", ".join(f"{x:.2f}x" for x in ours)
             + " (auth, a database read, a model and a log line on top of it)"
         )
+    for name in CEILING_ROUTES:
+        ceilings = [r for r in rounds if name in r.get("ceiling", {}) and name in r["reference"]]
+        if not ceilings:
+            continue
+        against_ref = [r["ceiling"][name]["rps"] / r["reference"][name]["rps"] for r in ceilings]
+        ours = [r["boothcloud"][name]["rps"] / r["ceiling"][name]["rps"] for r in ceilings]
+        lines.append(
+            f"- FastAPI's ceiling on `{SCENARIOS[name].route}` (bench/floor_app.py's work mode: "
+            "the reference's own handler inside a FastAPI route, nothing of FastAPI's on top) "
+            "against the reference by round: "
+            + ", ".join(f"{x:.2f}x" for x in against_ref)
+            + "; boothcloud against that ceiling: "
+            + ", ".join(f"{x:.2f}x" for x in ours)
+        )
     return lines
 
 
@@ -887,10 +909,14 @@ def main() -> int:
             answers_ours = sample_answers(ours, dataset.files, present)
             reference = up.enter_context(serving(reference_server(work, ref_db, args, secret)))
             answers_ref = sample_answers(reference, dataset.files, present)
-            floor = None
+            floor = ceiling = None
             if args.only == "both" and customers in present:
                 body = json.dumps(answers_ref["customers"][1], separators=(",", ":")).encode()
-                floor = up.enter_context(serving(floor_server(work, ref_db, args, body)))
+                floor = up.enter_context(serving(floor_server(work, ref_db, args.workers, body)))
+            if args.only == "both" and any(s.name in CEILING_ROUTES for s in present):
+                ceiling = up.enter_context(
+                    serving(floor_server(work, ref_db, args.workers, b"", "work"))
+                )
             sides = [app for app, skip in ((ours, "reference"), (reference, "boothcloud"))
                      if args.only != skip]  # fmt: skip
             results["rounds"] = []
@@ -903,6 +929,9 @@ def main() -> int:
                         measured[app.name] |= drive(app, [scenario], dataset.files, args, work)
                     if floor is not None and scenario is customers:
                         measured["floor"] = drive(floor, [customers], dataset.files, args, work)
+                    if ceiling is not None and scenario.name in CEILING_ROUTES:
+                        measured.setdefault("ceiling", {})
+                        measured["ceiling"] |= drive(ceiling, [scenario], dataset.files, args, work)
                 results["rounds"].append(measured)
         for scenario in present:
             for app, runs in median_round(results["rounds"], scenario.name).items():
