@@ -1,0 +1,214 @@
+"""Instructions per request as served: a figure that holds still where req/s does not.
+
+    .venv/bin/python bench/instructions.py [--requests 1000] [--boothcloud-src DIR]
+
+This VM's speed drifts by 15-30% within minutes, so two wrk runs minutes apart cannot tell
+a 5% change in a route's cost, and even interleaved rounds (bench/run.py) leave about
++-0.04 on a ratio. The number of machine instructions a server executes per request
+barely moves: counted by valgrind (cachegrind without its cache simulation), repeated
+runs agree to within 1%. This counts them for the read routes the 0.5x target is about,
+on every app bench/run.py serves, each as bench/run.py starts it but with one worker:
+
+- boothcloud as users run it (`boothcloud serve`, its logging as shipped, to a file);
+- the reference (bench/reference_app.py: raw ASGI and sqlite3);
+- FastAPI's floor (bench/floor_app.py, bytes: fixed bytes at the customer GET's path);
+- FastAPI's ceiling (bench/floor_app.py, work: the reference's own handlers inside
+  FastAPI routes, nothing of FastAPI's on top).
+
+Each app is started under valgrind on a copy of bench/run.py's database, sent a warm-up
+of every route, then `--requests` more of one route over one keep-alive connection, and
+stopped; the same start with the warm-up alone is the base. (count - base) / requests is
+the instructions per request, uvicorn's HTTP handling included. Where every core is busy,
+req/s go as 1 / (CPU per request), so reference / app is the ratio wrk would show if
+every instruction cost the same time (it does not quite: cache misses under load differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import run as bench
+
+WARMUP = 200  # requests of every route before the counted ones (both runs send them)
+ROUTES = ("customers", "validate")
+APPS = {"boothcloud": ROUTES, "reference": ROUTES, "floor": ("customers",), "ceiling": ROUTES}
+VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def requests(files: dict[str, str]) -> dict[str, tuple[str, str, dict[str, str], bytes]]:
+    """One request per route, for bench/run.py's first usable customer (method, path,
+    headers, body), as bench/run.py's answer check sends them."""
+    customer_id, key = Path(files["customers"]).read_text().split("\n")[0].split()
+    auth = {"Authorization": f"License {key}"}
+    body = json.dumps({"license_key": key}).encode()
+    return {
+        "customers": ("GET", f"/api/customers/{customer_id}", auth, b""),
+        "validate": (
+            "POST",
+            "/api/licenses/validate",
+            {"Content-Type": "application/json", "Content-Length": str(len(body))},
+            body,
+        ),
+    }
+
+
+def server(
+    app: str, work: Path, seed_db: Path, args: argparse.Namespace, secret: str
+) -> bench.Server:
+    """The app as bench/run.py serves it, on its own copy of the database, one worker."""
+    home = work / "copies" / secrets.token_hex(4)
+    home.mkdir(parents=True)
+    db = home / f"{app}.db"
+    shutil.copyfile(seed_db, db)
+    if app == "boothcloud":
+        return bench.boothcloud_server(home, db, args, secret)
+    if app == "reference":
+        return bench.reference_server(home, db, args, secret)
+    mode = "bytes" if app == "floor" else "work"
+    body = b'{"note": "fixed bytes"}'
+    return bench.floor_server(home, db, 1, body, mode)
+
+
+def counted(
+    app: str, plan: list[tuple[str, int]], build: Callable[[str], bench.Server], asks: Any
+) -> int:
+    """Instructions the app's server process executed while sent `plan` ((route, count)
+    in order), start-up and shut-down included."""
+    target = build(app)
+    log = target.cwd / "valgrind.log"
+    target.argv = [*VALGRIND, f"--log-file={log}", *target.argv]
+    target.start(timeout=600)
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", target.port, timeout=120)
+        for route, count in plan:
+            method, path, headers, body = asks[route]
+            for _ in range(count):
+                connection.request(method, path, body=body or None, headers=headers)
+                answer = connection.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    raise SystemExit(f"{app} {route}: status {answer.status}")
+        connection.close()
+    finally:
+        assert target.process is not None
+        os.killpg(target.process.pid, signal.SIGTERM)
+        target.process.wait(timeout=600)  # valgrind writes its count as the process ends
+    found = REFS.search(log.read_text())
+    if found is None:
+        raise SystemExit(f"{app}: no instruction count in {log}:\n{log.read_text()[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=1000, help="counted requests per route")
+    parser.add_argument(
+        "--boothcloud-src", type=Path, default=bench.ROOT / "src",
+        help="serve boothcloud from another source tree (A/B-test a change)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--apps", default=",".join(APPS), help="which apps to count (comma-separated)"
+    )
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--photos", type=int, default=120_000)
+    parser.add_argument("--busy-customers", type=int, default=2_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    args.apps = [app.strip() for app in args.apps.split(",") if app.strip()]
+    unknown = sorted(set(args.apps) - set(APPS))
+    if unknown or not args.apps:
+        parser.error(f"--apps takes some of {', '.join(APPS)}, not {', '.join(unknown)}")
+    # What bench/run.py's servers read from its arguments, at its defaults, one worker.
+    args.workers = 1
+    args.pending_per_printer = 25
+    args.synchronous = "NORMAL"
+    args.reference_sqlite = "inline"
+    args.wal_max_mb = bench.WAL_MAX_DEFAULT / 2**20
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    if shutil.which("valgrind") is None:
+        raise SystemExit("needs valgrind (Debian package `valgrind`; bench/setup.sh installs it)")
+    work = Path(tempfile.mkdtemp(prefix="boothcloud-instructions-"))
+    try:
+        seed_db = work / "seed.db"
+        dataset = bench.build_database(seed_db, work, args)
+        asks = requests(dataset.files)
+        secret = secrets.token_urlsafe(32)
+        jobs: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        apps = {app: routes for app, routes in APPS.items() if app in args.apps}
+        for app, routes in apps.items():
+            warmup = [(route, WARMUP) for route in routes]
+            jobs[app, "base"] = warmup
+            for route in routes:
+                jobs[app, route] = [*warmup, (route, args.requests)]
+        print(f"{len(jobs)} runs under valgrind, {os.cpu_count()} at a time", flush=True)
+
+        def one(key: tuple[str, str]) -> int:
+            count = counted(
+                key[0], jobs[key], lambda a: server(a, work, seed_db, args, secret), asks
+            )
+            print(f"  {key[0]} {key[1]}: {count:,} instructions", flush=True)
+            return count
+
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            totals = dict(zip(jobs, pool.map(one, jobs), strict=True))
+        per_request = {
+            (app, route): (totals[app, route] - totals[app, "base"]) / args.requests
+            for app, routes in apps.items()
+            for route in routes
+        }
+        print()
+        print(table(per_request))
+        results = {
+            "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]},
+            "settings": {"requests": args.requests, "warmup": WARMUP, "workers": 1},
+            "instructions_per_request": {f"{a} {r}": round(v) for (a, r), v in per_request.items()},
+        }
+        bench.RESULTS.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = bench.RESULTS / f"instructions-{stamp}.json"
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"results: {out.relative_to(bench.ROOT)}")
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def table(per_request: dict[tuple[str, str], float]) -> str:
+    """Per route: each app's instructions per request and the reference's share of it."""
+    lines = [
+        "| Route | app | instructions / request | reference / app |",
+        "|---|---|---:|---:|",
+    ]
+    for route in ROUTES:
+        reference = per_request.get(("reference", route))
+        for app in APPS:
+            if (app, route) in per_request:
+                mine = per_request[app, route]
+                share = f"{reference / mine:.2f}x" if reference else "-"
+                lines.append(
+                    f"| `{bench.SCENARIOS[route].route}` | {app} | {mine:,.0f} | {share} |"
+                )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
