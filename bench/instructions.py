@@ -39,7 +39,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import run as bench
 
@@ -48,23 +47,6 @@ ROUTES = ("customers", "validate")
 APPS = {"boothcloud": ROUTES, "reference": ROUTES, "floor": ("customers",), "ceiling": ROUTES}
 VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
 REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
-
-
-def requests(files: dict[str, str]) -> dict[str, tuple[str, str, dict[str, str], bytes]]:
-    """One request per route, for bench/run.py's first usable customer (method, path,
-    headers, body), as bench/run.py's answer check sends them."""
-    customer_id, key = Path(files["customers"]).read_text().split("\n")[0].split()
-    auth = {"Authorization": f"License {key}"}
-    body = json.dumps({"license_key": key}).encode()
-    return {
-        "customers": ("GET", f"/api/customers/{customer_id}", auth, b""),
-        "validate": (
-            "POST",
-            "/api/licenses/validate",
-            {"Content-Type": "application/json", "Content-Length": str(len(body))},
-            body,
-        ),
-    }
 
 
 def server(
@@ -79,13 +61,14 @@ def server(
         return bench.boothcloud_server(home, db, args, secret)
     if app == "reference":
         return bench.reference_server(home, db, args, secret)
-    mode = "bytes" if app == "floor" else "work"
-    body = b'{"note": "fixed bytes"}'
-    return bench.floor_server(home, db, 1, body, mode)
+    return bench.floor_server(home, db, 1, b'{"note": "fixed bytes"}' if app == "floor" else None)
 
 
 def counted(
-    app: str, plan: list[tuple[str, int]], build: Callable[[str], bench.Server], asks: Any
+    app: str,
+    plan: list[tuple[str, int]],
+    build: Callable[[str], bench.Server],
+    asks: dict[str, bench.SampleRequest],
 ) -> int:
     """Instructions the app's server process executed while sent `plan` ((route, count)
     in order), start-up and shut-down included."""
@@ -98,7 +81,7 @@ def counted(
         for route, count in plan:
             method, path, headers, body = asks[route]
             for _ in range(count):
-                connection.request(method, path, body=body or None, headers=headers)
+                connection.request(method, path, body=body, headers=headers)
                 answer = connection.getresponse()
                 answer.read()
                 if answer.status != 200:
@@ -115,30 +98,22 @@ def counted(
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """This tool's options; any other is bench/run.py's (`--boothcloud-src`, `--customers`,
+    ...), so the apps are served exactly as there, with one worker."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], epilog="Other options: bench/run.py's."
+    )
     parser.add_argument("--requests", type=int, default=1000, help="counted requests per route")
-    parser.add_argument(
-        "--boothcloud-src", type=Path, default=bench.ROOT / "src",
-        help="serve boothcloud from another source tree (A/B-test a change)",
-    )  # fmt: skip
     parser.add_argument(
         "--apps", default=",".join(APPS), help="which apps to count (comma-separated)"
     )
-    parser.add_argument("--customers", type=int, default=10_000)
-    parser.add_argument("--photos", type=int, default=120_000)
-    parser.add_argument("--busy-customers", type=int, default=2_000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    args.apps = [app.strip() for app in args.apps.split(",") if app.strip()]
-    unknown = sorted(set(args.apps) - set(APPS))
-    if unknown or not args.apps:
+    own, rest = parser.parse_known_args()
+    apps = [app.strip() for app in own.apps.split(",") if app.strip()]
+    unknown = sorted(set(apps) - set(APPS))
+    if unknown or not apps:
         parser.error(f"--apps takes some of {', '.join(APPS)}, not {', '.join(unknown)}")
-    # What bench/run.py's servers read from its arguments, at its defaults, one worker.
-    args.workers = 1
-    args.pending_per_printer = 25
-    args.synchronous = "NORMAL"
-    args.reference_sqlite = "inline"
-    args.wal_max_mb = bench.WAL_MAX_DEFAULT / 2**20
+    args = bench.parse_args([*rest, "--workers", "1", "--rounds", "1"])
+    args.requests, args.apps = own.requests, apps
     return args
 
 
@@ -150,7 +125,7 @@ def main() -> int:
     try:
         seed_db = work / "seed.db"
         dataset = bench.build_database(seed_db, work, args)
-        asks = requests(dataset.files)
+        asks = bench.sample_requests(dataset.files)
         secret = secrets.token_urlsafe(32)
         jobs: dict[tuple[str, str], list[tuple[str, int]]] = {}
         apps = {app: routes for app, routes in APPS.items() if app in args.apps}

@@ -9,7 +9,7 @@
 2. Serves boothcloud as users run it (`boothcloud serve`: uvloop, httptools, its logging as
    shipped, request log included, production settings with real secrets) on a free loopback
    port, beside `bench/reference_app.py` (raw ASGI + stdlib sqlite3, same uvicorn, same
-   workers) on a fresh copy of the same database file, and FastAPI's floor
+   workers) on a fresh copy of the same database file, and FastAPI's floor and ceiling
    (`bench/floor_app.py`).
 3. Drives each scenario with wrk (a short warm-up, then the measured run) on each app in
    turn, for `--rounds` rounds; the app that goes first alternates from round to round.
@@ -96,6 +96,17 @@ SCENARIOS = {
 }  # fmt: skip
 RATIO_TARGET = 0.5
 CEILING_ROUTES = ("customers", "validate")  # the read routes bench/floor_app.py's work mode serves
+# What round_lines reports beside the table: (app, route, what bench/floor_app.py does there).
+FASTAPI_BOUNDS = (
+    ("floor", "customers", "the reference's bytes; no auth, database or log"),
+    *(
+        (
+            "ceiling", name,
+            "the reference's own handler inside a FastAPI route, nothing of FastAPI's on top",
+        )
+        for name in CEILING_ROUTES
+    ),
+)  # fmt: skip
 
 
 # --- the database -------------------------------------------------------------------------
@@ -472,20 +483,22 @@ def reference_server(work: Path, db: Path, args: argparse.Namespace, secret: str
     return Server("reference", argv, env, home, port, db)
 
 
-def floor_server(work: Path, db: Path, workers: int, body: bytes, mode: str = "bytes") -> Server:
-    """bench/floor_app.py: FastAPI answering the reference's bytes (`bytes`, as "floor"), or
-    running the reference's own handlers on `db` (`work`, as "ceiling")."""
+def floor_server(work: Path, db: Path, workers: int, body: bytes | None) -> Server:
+    """bench/floor_app.py: FastAPI answering `body`, the reference's bytes ("floor"), or,
+    with no body, running the reference's own handlers on `db` ("ceiling")."""
     port = free_port()
-    name = "floor" if mode == "bytes" else "ceiling"
+    name = "floor" if body is not None else "ceiling"
     home = work / name
     home.mkdir(exist_ok=True)
-    (home / "body.json").write_bytes(body)
-    env = os.environ | {
-        "FLOOR_MODE": mode,
-        "FLOOR_BODY_FILE": str(home / "body.json"),
-        "REFERENCE_DATABASE_PATH": str(db),
-        "REFERENCE_VALIDATE_RATE_LIMIT_PER_MINUTE": "1000000000",
-    }
+    if body is not None:
+        (home / "body.json").write_bytes(body)
+        env = os.environ | {"FLOOR_MODE": "bytes", "FLOOR_BODY_FILE": str(home / "body.json")}
+    else:
+        env = os.environ | {
+            "FLOOR_MODE": "work",
+            "REFERENCE_DATABASE_PATH": str(db),
+            "REFERENCE_VALIDATE_RATE_LIMIT_PER_MINUTE": "1000000000",
+        }
     argv = uvicorn_argv(["--app-dir", str(BENCH), "floor_app:app"], port, workers)
     return Server(name, argv, env, home, port, db)
 
@@ -525,31 +538,43 @@ def sample_answers(server: Server, files: dict[str, str], wanted: list[Scenario]
         raise gone(server, error) from error
 
 
+# One request of a route: method, path, headers, body (None: no body).
+SampleRequest = tuple[str, str, dict[str, str], bytes | None]
+
+
+def sample_requests(files: dict[str, str]) -> dict[str, SampleRequest]:
+    """One request per scenario, from the data files' first booth and printer (a photo with
+    a fresh id each call), with the headers bench/wrk/bench.lua sends: the answer check's
+    requests, and bench/instructions.py's."""
+    customer_id, key = Path(files["customers"]).read_text().split("\n")[0].split()
+    _, printer_key, printer = Path(files["printers"]).read_text().split("\n")[0].split()
+    auth = {"Authorization": f"License {key}"}
+    json_body = {"Content-Type": "application/json"}
+    body_headers = {**auth, **json_body}
+    return {
+        "customers": ("GET", f"/api/customers/{customer_id}", auth, None),
+        "validate": (
+            "POST", "/api/licenses/validate", json_body,
+            json.dumps({"license_key": key}).encode(),
+        ),
+        "photos": (
+            "POST", "/api/photos", body_headers, json.dumps({"id": str(uuid.uuid4())}).encode()
+        ),
+        "claim": (
+            "POST", f"/api/printers/{printer}/claim", {"Authorization": f"License {printer_key}"},
+            None,
+        ),
+    }  # fmt: skip
+
+
 def _sample_answers(
     server: Server, files: dict[str, str], wanted: list[Scenario]
 ) -> dict[str, Any]:
-    customer_id, key = Path(files["customers"]).read_text().split("\n")[0].split()
+    asks = sample_requests(files)
     answers: dict[str, Any] = {}
-    auth = {"Authorization": f"License {key}"}
-    body_headers = {**auth, "Content-Type": "application/json"}
     for scenario in wanted:
-        if scenario.name == "customers":
-            answers["customers"] = call(f"{server.url}/api/customers/{customer_id}", "GET", auth)
-        elif scenario.name == "validate":
-            body = json.dumps({"license_key": key}).encode()
-            answers["validate"] = call(
-                server.url + "/api/licenses/validate", "POST", body_headers, body
-            )
-        elif scenario.name == "photos":
-            body = json.dumps({"id": str(uuid.uuid4())}).encode()
-            answers["photos"] = call(server.url + "/api/photos", "POST", body_headers, body)
-        elif scenario.name == "claim":
-            _, printer_key, printer = Path(files["printers"]).read_text().split("\n")[0].split()
-            answers["claim"] = call(
-                f"{server.url}/api/printers/{printer}/claim",
-                "POST",
-                {"Authorization": f"License {printer_key}"},
-            )
+        method, path, headers, body = asks[scenario.name]
+        answers[scenario.name] = call(server.url + path, method, headers, body)
     return answers
 
 
@@ -709,7 +734,8 @@ def median_round(rounds: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 
 def round_lines(results: dict[str, Any]) -> list[str]:
-    """Every round's ratio and p99s per route, and the floor's, under the table."""
+    """Every round's ratio and p99s per route, and the floor's and ceiling's, under the
+    table."""
     lines = []
     rounds = results["rounds"]
     for name in results["verdicts"]:
@@ -723,32 +749,17 @@ def round_lines(results: dict[str, Any]) -> list[str]:
             + ", ".join(f"{x:.2f}x" for x in ratios if x is not None)
             + f"; p99 ms boothcloud {p99s[0]}, reference {p99s[1]}"
         )
-    floors = [r for r in rounds if "floor" in r]
-    if floors:
-        against_ref = [r["floor"]["customers"]["rps"] / r["reference"]["customers"]["rps"]
-                       for r in floors]  # fmt: skip
-        ours = [r["boothcloud"]["customers"]["rps"] / r["floor"]["customers"]["rps"]
-                for r in floors]  # fmt: skip
-        lines.append(
-            "- FastAPI's floor (bench/floor_app.py: the customer GET's path answering the "
-            "reference's bytes; no auth, database or log) against the reference by round: "
-            + ", ".join(f"{x:.2f}x" for x in against_ref)
-            + "; boothcloud's customer GET against that floor: "
-            + ", ".join(f"{x:.2f}x" for x in ours)
-            + " (auth, a database read, a model and a log line on top of it)"
-        )
-    for name in CEILING_ROUTES:
-        ceilings = [r for r in rounds if name in r.get("ceiling", {}) and name in r["reference"]]
-        if not ceilings:
+    for app, name, what in FASTAPI_BOUNDS:
+        both = [r for r in rounds if name in r.get(app, {}) and name in r["reference"]]
+        if not both:
             continue
-        against_ref = [r["ceiling"][name]["rps"] / r["reference"][name]["rps"] for r in ceilings]
-        ours = [r["boothcloud"][name]["rps"] / r["ceiling"][name]["rps"] for r in ceilings]
+        against_ref = [r[app][name]["rps"] / r["reference"][name]["rps"] for r in both]
+        ours = [r["boothcloud"][name]["rps"] / r[app][name]["rps"] for r in both]
         lines.append(
-            f"- FastAPI's ceiling on `{SCENARIOS[name].route}` (bench/floor_app.py's work mode: "
-            "the reference's own handler inside a FastAPI route, nothing of FastAPI's on top) "
+            f"- FastAPI's {app} on `{SCENARIOS[name].route}` (bench/floor_app.py: {what}) "
             "against the reference by round: "
             + ", ".join(f"{x:.2f}x" for x in against_ref)
-            + "; boothcloud against that ceiling: "
+            + f"; boothcloud against that {app}: "
             + ", ".join(f"{x:.2f}x" for x in ours)
         )
     return lines
@@ -801,7 +812,9 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """bench/run.py's options (`argv`, or the command line's); bench/instructions.py
+    passes its own on to serve the apps the same way."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per run")
@@ -841,7 +854,7 @@ def parse_args() -> argparse.Namespace:
         help="serve boothcloud from another source tree (A/B-test a fix without editing src/)",
     )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     if args.pending_per_printer is None:
@@ -896,7 +909,7 @@ def main() -> int:
         shutil.copyfile(seed_db, ours_db)
         shutil.copyfile(seed_db, ref_db)
         customers = SCENARIOS["customers"]
-        # All three servers stay up for the whole run (an idle one costs nothing), so the
+        # Every server stays up for the whole run (an idle one costs nothing), so the
         # rounds can alternate between them: drift in the machine's speed over minutes (this
         # VM's varies by 15-30%) then lands on both sides of every ratio.
         with ExitStack() as up:
@@ -914,9 +927,7 @@ def main() -> int:
                 body = json.dumps(answers_ref["customers"][1], separators=(",", ":")).encode()
                 floor = up.enter_context(serving(floor_server(work, ref_db, args.workers, body)))
             if args.only == "both" and any(s.name in CEILING_ROUTES for s in present):
-                ceiling = up.enter_context(
-                    serving(floor_server(work, ref_db, args.workers, b"", "work"))
-                )
+                ceiling = up.enter_context(serving(floor_server(work, ref_db, args.workers, None)))
             sides = [app for app, skip in ((ours, "reference"), (reference, "boothcloud"))
                      if args.only != skip]  # fmt: skip
             results["rounds"] = []
