@@ -6,7 +6,7 @@ This VM's speed drifts by 15-30% within minutes, so two wrk runs minutes apart c
 a 5% change in a route's cost, and even interleaved rounds (bench/run.py) leave about
 +-0.04 on a ratio. The number of machine instructions a server executes per request
 barely moves: counted by valgrind (cachegrind without its cache simulation), repeated
-runs agree to within 1%. This counts them for the read routes the 0.5x target is about,
+runs agree to within about 1.5%. This counts them for the read routes the 0.5x target is about,
 on every app bench/run.py serves, each as bench/run.py starts it but with one worker:
 
 - boothcloud as users run it (`boothcloud serve`, its logging as shipped, to a file);
