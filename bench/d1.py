@@ -18,6 +18,12 @@
    D1/SQLite, from the same run. On a machine where every core is busy, req/s follow the
    CPU per request of everything on it, so those two columns say what a gap is made of.
 
+With `--split`, the Worker side (`wrangler dev` and its workerd processes, every thread)
+runs on core 0 and the client side (`boothcloud serve` and wrk) on the other cores, for
+the bridge and the peer alike: in production boothcloud's Python and Cloudflare's Workers
+do not share CPUs, so this is the comparison of the two designs with neither taking the
+other's core. The default is the shared machine; docs/d1.md gives both.
+
 Only 127.0.0.1; every wrk run is bounded. wrangler runs with metrics and `request.cf`
 fetching off. Exits 2 if a run had errors (socket errors or non-2xx answers).
 """
@@ -117,8 +123,30 @@ def idle_calls_per_second(bridge: Bridge, seconds: float = 2.0) -> float:
     return (bridge_calls(bridge) - before) / seconds
 
 
+WORKER_CORES = {0}  # --split: the Worker side's core; the client side gets the others
+
+
+def pin(pid: int | None, cores: set[int] | None) -> None:
+    """Every thread of a process tree onto `cores` (threads started later inherit it);
+    nothing when `cores` is None (no `--split`)."""
+    if pid is None or cores is None:
+        return
+    for process in run.process_tree(pid):
+        try:
+            tasks = [int(task.name) for task in Path(f"/proc/{process}/task").iterdir()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for task in tasks:
+            try:
+                os.sched_setaffinity(task, cores)
+            except (ProcessLookupError, PermissionError):
+                continue  # a thread that ended meanwhile
+
+
 def wrk(url: str, scenario: str, data: str, seconds: float, args: argparse.Namespace) -> Any:
+    taskset = ["taskset", "-c", ",".join(map(str, sorted(args.client_cores)))]
     argv = [
+        *(taskset if args.client_cores else []),
         args.wrk, "-t", "2", "-c", str(args.connections), "-d", f"{seconds:g}s",
         "--timeout", "10s", "-s", str(LUA), url, "--", scenario, data, secrets.token_hex(4),
     ]  # fmt: skip
@@ -196,8 +224,10 @@ def one_round(work: Path, sqlite_copy: Path, args: argparse.Namespace) -> dict[s
     out: dict[str, Any] = {"d1": {}, "sqlite": {}, "peer": {}}
     print("boothcloud on D1 (bridge)", flush=True)
     bridge = start_bridge(work / "d1", migrate=False)
+    pin(bridge.process and bridge.process.pid, args.worker_cores)
     try:
         with run.serving(serve_boothcloud(work, sqlite_copy, args, bridge)) as server:
+            pin(server.process and server.process.pid, args.client_cores)
             learn_keys(server.url, files["customers"])
             args.idle_calls = idle_calls_per_second(bridge, 3.0)  # nothing in flight now
             for _, scenario, _, data in ROUTES:
@@ -210,10 +240,12 @@ def one_round(work: Path, sqlite_copy: Path, args: argparse.Namespace) -> dict[s
         return out
     print("boothcloud on SQLite", flush=True)
     with run.serving(serve_boothcloud(work, sqlite_copy, args, None)) as server:
+        pin(server.process and server.process.pid, args.client_cores)
         for _, scenario, _, data in ROUTES:
             out["sqlite"][scenario] = measure(server.url, scenario, files[data], args, server, None)
     print("RFC-007 peer (plain JS Worker, same local D1)", flush=True)
     peer = start_bridge(work / "d1", migrate=False, worker_dir=PEER)
+    pin(peer.process and peer.process.pid, args.worker_cores)
     try:
         for _, scenario, peer_scenario, data in ROUTES:
             if peer_scenario is not None:
@@ -282,12 +314,23 @@ def main() -> int:
         help="serve boothcloud from another source tree (A/B a change); the bridge is ours",
     )
     parser.add_argument("--only-d1", action="store_true", help="skip the SQLite and peer runs")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="the Worker side on core 0, boothcloud and wrk on the others (as in production, "
+        "where they share no CPU); the SQLite runs get the client side's cores",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     # What run.boothcloud_server reads from run.py's own options.
     args.synchronous = "NORMAL"
     args.wal_max_mb = run.WAL_MAX_DEFAULT / 2**20
     args.wrk = run.ensure_wrk()
+    cores = os.sched_getaffinity(0)
+    if args.split and not cores > WORKER_CORES:
+        parser.error(f"--split needs core {min(WORKER_CORES)} and at least one more")
+    args.worker_cores = WORKER_CORES if args.split else None
+    args.client_cores = cores - WORKER_CORES if args.split else None
     work = Path(tempfile.mkdtemp(prefix="boothcloud-d1bench-"))
     try:
         source = work / "seed.db"
@@ -320,7 +363,14 @@ def main() -> int:
         print(
             f"{args.rounds} rounds interleaved (medians; D1/peer per round), "
             f"{args.duration:g} s per run, {args.connections} connections, "
-            f"{args.workers} uvicorn workers, shared machine (load {os.getloadavg()[0]:.2f})"
+            f"{args.workers} uvicorn workers, "
+            + (
+                f"split: Worker side on core(s) {sorted(args.worker_cores)}, boothcloud and "
+                f"wrk on {sorted(args.client_cores)}"
+                if args.split
+                else "shared machine"
+            )
+            + f" (load {os.getloadavg()[0]:.2f})"
         )
         print(table(rounds))
         results = run.RESULTS / f"d1-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
