@@ -1,7 +1,8 @@
 """Settings as an operator writes them: environment variables, parsed by the real Settings.
 
 Partial tier maps merge over the defaults (a payment and an activation count prove it
-end to end), unknown tiers are refused by name, and production refuses short secrets.
+end to end), unknown tiers are refused by name, a stored license type that is no tier gets
+the least tier's rules everywhere, and production refuses short secrets.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,10 @@ import pytest
 from pydantic import ValidationError
 
 from boothcloud.app import create_app
-from boothcloud.settings import FeePolicy, Settings
+from boothcloud.licenses.service import device_limit
+from boothcloud.payments.service import policy_of
+from boothcloud.sessions.service import gallery_expiry
+from boothcloud.settings import TIERS, FeePolicy, Settings, tier_of
 from tests.conftest import create_customer, license_auth, make_settings
 from tests.fakes.xendit_server import RunningFake
 from tests.payments.conftest import create_payment, payment_settings
@@ -93,6 +98,27 @@ def test_unknown_tiers_are_refused_by_name(
     message = str(refused.value)
     assert f"{variable} names unknown tier(s) Pro, premium" in message
     assert "the tiers are starter, pro, enterprise" in message
+
+
+@pytest.mark.parametrize("stored", ["platinum", "", None, "Pro", " pro"])
+def test_a_license_type_that_is_no_tier_gets_the_least_tiers_rules(
+    tmp_path: Path, stored: str | None
+) -> None:
+    """The RFC's schema has no CHECK on `license_type` (a hand edit or an imported dump can
+    hold anything): the device limit, the fee and the gallery lifetime all answer as for
+    starter, never more (the device limit once answered unlimited)."""
+    settings = make_settings(
+        tmp_path,
+        tier_device_limits={"starter": 2, "pro": 5, "enterprise": None},
+        gallery_days={"starter": 3, "pro": 30, "enterprise": 90},
+        fee_policy={"starter": {"basis_points": 700, "minimum": 900}},
+    )
+    opened = datetime(2026, 12, 2, 10, tzinfo=UTC)
+    assert tier_of(stored) == "starter"
+    assert device_limit(settings, stored) == 2
+    assert policy_of(settings, stored or "") == FeePolicy(basis_points=700, minimum=900)
+    assert gallery_expiry(settings, stored, opened) == opened + timedelta(days=3)
+    assert [tier_of(tier) for tier in TIERS] == list(TIERS)
 
 
 async def test_payment_of_a_tier_left_out_uses_its_default_fee(

@@ -15,6 +15,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Tier = Literal["starter", "pro", "enterprise"]
 TIERS: tuple[Tier, ...] = ("starter", "pro", "enterprise")
+_TIER_NAMED: dict[str, Tier] = {tier: tier for tier in TIERS}
+
+
+def tier_of(license_type: str | None) -> Tier:
+    """The tier whose rules a stored `license_type` gets: itself when it is one, otherwise
+    starter, the least. The API writes only these three, but the RFC's schema has no CHECK
+    on the column, so a hand-edited row or an imported dump can hold anything (or nothing):
+    such a license gets starter's device limit, platform fee and gallery lifetime, never
+    more than the least tier pays for, in every rule alike (the one place that decides)."""
+    return _TIER_NAMED.get(license_type or "", "starter")
+
 
 DEV_ADMIN_TOKEN = "dev-admin-token"  # noqa: S105 - documented development default
 DEV_CALLBACK_TOKEN = "dev-xendit-callback-token"  # noqa: S105

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from boothcloud.deps import Services
 from boothcloud.settings import Settings
 from tests.conftest import ADMIN, create_customer, license_auth
 
@@ -160,6 +161,26 @@ async def test_tier_limits_come_from_settings(tmp_path: Any) -> None:
         key = (await create_customer(client))["license_key"]
         codes = [(await activate(client, key, f"booth-pc-{i:04}")).status_code for i in range(3)]
     assert codes == [201, 201, 409]
+
+
+async def test_a_license_type_that_is_no_tier_activates_as_starter(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """A row whose `license_type` is no tier (the column has no CHECK) gets starter's limit
+    in the activation's own statement (`tier_case` over `settings.tier_of`), not unlimited."""
+    customer = await create_customer(client, license_type="enterprise")
+    await services.db.execute(
+        "UPDATE customers SET license_type = 'platinum' WHERE id = ?", [customer["id"]]
+    )
+    limit = services.settings.tier_device_limits["starter"]
+    assert limit is not None
+    key = customer["license_key"]
+    codes = [
+        (await activate(client, key, f"booth-pc-{i:04}")).status_code for i in range(limit + 1)
+    ]
+    assert codes == [201] * limit + [409]
+    listing = (await client.get("/api/licenses/activations", headers=license_auth(key))).json()
+    assert listing["device_limit"] == limit
 
 
 async def test_concurrent_activations_never_exceed_the_limit(client: httpx.AsyncClient) -> None:

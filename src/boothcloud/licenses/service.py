@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -30,7 +30,7 @@ from boothcloud.licenses.schemas import (
     ValidateResponse,
 )
 from boothcloud.pagination import pack_cursor, page_of, unpack_cursor
-from boothcloud.settings import Settings, Tier
+from boothcloud.settings import Settings, tier_of
 from boothcloud.timeutil import from_db, to_db, utcnow
 
 _DETAILS = {
@@ -75,7 +75,7 @@ async def validate(db: Database, body: ValidateRequest) -> ValidateResponse:
 
 
 def device_limit(settings: Settings, license_type: str | None) -> int | None:
-    return settings.tier_device_limits.get(cast(Tier, license_type or "starter"))
+    return settings.tier_device_limits[tier_of(license_type)]
 
 
 def dead_cutoff(settings: Settings) -> datetime:

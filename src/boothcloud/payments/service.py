@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -40,7 +40,7 @@ from boothcloud.payments.split import Split, VenueShare, split
 from boothcloud.payments.xendit import XenditClient, XenditError
 from boothcloud.sessions import qr
 from boothcloud.sessions.service import check_session
-from boothcloud.settings import FeePolicy, Settings, Tier
+from boothcloud.settings import FeePolicy, Settings, tier_of
 from boothcloud.timeutil import from_db, to_db, utcnow
 
 log = logging.getLogger("boothcloud.payments")
@@ -319,8 +319,8 @@ async def create(
 
 
 def policy_of(settings: Settings, tier: str) -> FeePolicy:
-    """The tier's fee policy (starter's for a tier the settings do not know)."""
-    return settings.fee_policy.get(cast(Tier, tier)) or settings.fee_policy["starter"]
+    """The tier's fee policy (`tier_of`: starter's for a type that is no tier)."""
+    return settings.fee_policy[tier_of(tier)]
 
 
 async def _split(

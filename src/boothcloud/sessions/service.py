@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import date, datetime, timedelta
-from typing import cast
 
 from boothcloud.auth import Caller
 from boothcloud.db.base import Database, Row
@@ -24,7 +23,7 @@ from boothcloud.sessions.schemas import (
     SessionPatch,
     StatsPage,
 )
-from boothcloud.settings import Settings, Tier
+from boothcloud.settings import Settings, tier_of
 from boothcloud.timeutil import day_after, from_db, to_db, utcnow
 
 SHARE_CODE_BYTES = 24  # 192 bits from the OS's CSPRNG, 32 URL-safe characters
@@ -50,7 +49,7 @@ def to_model(settings: Settings, row: Row) -> Session:
 
 
 def gallery_expiry(settings: Settings, tier: str | None, opened: datetime) -> datetime:
-    days = settings.gallery_days.get(cast(Tier, tier), settings.gallery_days["starter"])
+    days = settings.gallery_days[tier_of(tier)]
     return opened + timedelta(days=days)
 
 
