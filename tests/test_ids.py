@@ -1,9 +1,11 @@
-"""Server ids sort in creation order, even within one millisecond or if the clock steps back."""
+"""Server ids sort in creation order, even within one millisecond or if the clock steps back;
+content digests hash pinned bytes."""
 
 from __future__ import annotations
 
 import re
 import time
+from hashlib import sha256
 
 import pytest
 
@@ -33,3 +35,18 @@ def test_order_survives_a_clock_stepping_back(monkeypatch: pytest.MonkeyPatch) -
     after = [ids.new_id("pay"), str(ids.uuid7())]
     assert after[0] > before[0]
     assert after[1] > before[1]
+
+
+def test_digest_is_sha256_of_json_with_sorted_keys() -> None:
+    """Payments, photos, refunds and split rules store `digest`s and compare later requests
+    with them, so the bytes hashed are pinned: compact JSON, keys sorted, UTF-8 as is (a
+    photo's request hash is a list, hashed as before it moved here)."""
+    assert (
+        ids.digest({"b": 1, "a": "Foto ✓", "c": None})
+        == sha256('{"a":"Foto ✓","b":1,"c":null}'.encode()).hexdigest()
+    )
+    assert ids.digest({"b": 1, "a": 2}) == ids.digest({"a": 2, "b": 1})
+    assert (
+        ids.digest(["cus_1", "photos/k.jpg", None])
+        == sha256(b'["cus_1","photos/k.jpg",null]').hexdigest()
+    )

@@ -14,11 +14,13 @@ millisecond only.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
 import uuid
 
+import orjson
 from ulid import ULID
 
 _ULID_RANDOM_BITS = 80
@@ -65,3 +67,11 @@ def uuid7() -> uuid.UUID:
     random_b = int.from_bytes(os.urandom(8), "big") >> 2  # 62 bits
     value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0x2 << 62 | random_b
     return uuid.UUID(int=value)
+
+
+def digest(value: object) -> str:
+    """What identifies a request's content (an idempotent create's "same body") or a split
+    rule's routes: SHA-256 of the value's JSON, keys sorted. These are stored beside their
+    keys and compared with later requests, so the bytes hashed must never change
+    (tests/test_ids.py pins them)."""
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -10,7 +10,6 @@ invoices with our payment id as `external_id`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 import time
@@ -31,7 +30,7 @@ from boothcloud.errors import (
     ServiceUnavailable,
     invalid,
 )
-from boothcloud.ids import new_id
+from boothcloud.ids import digest, new_id
 from boothcloud.pagination import page_of
 from boothcloud.payments import repository, split_rules
 from boothcloud.payments.fees import platform_fee
@@ -122,7 +121,7 @@ def _request_hash(customer_id: str, body: PaymentCreate) -> str:
         canonical["session_id"] = body.session_id
     if body.method != "invoice":  # likewise: keys stored before QRIS hash without it
         canonical["method"] = body.method
-    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return digest(canonical)
 
 
 def invoice_payload(settings: Settings, row: Row, sub_account: str | None) -> dict[str, Any]:

@@ -20,12 +20,10 @@ that received the payment.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
-
+from boothcloud.ids import digest
 from boothcloud.payments.fees import percent_share, platform_fee
 from boothcloud.settings import FeePolicy
 
@@ -83,7 +81,7 @@ class Split:
     def rule_hash(self) -> str:
         """Identifies the rule these routes make: same routes, same Xendit split rule."""
         canonical = [r.canonical() for r in sorted(self.routes, key=lambda r: r.reference_id)]
-        return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return digest(canonical)
 
 
 def _route(

@@ -4,19 +4,16 @@ claim, and erasure of row and object."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from uuid import UUID
 
-import orjson
-
 from boothcloud.auth import Caller
 from boothcloud.db.base import Database, Row
 from boothcloud.errors import BadGateway, Conflict, NotFound, ValidationFailed, invalid
-from boothcloud.ids import uuid7
+from boothcloud.ids import digest, uuid7
 from boothcloud.pagination import page_of
 from boothcloud.photos import repository
 from boothcloud.photos.schemas import Photo, PhotoCreate, PhotoFilters, PhotoPage, PhotoPatch
@@ -58,7 +55,7 @@ def request_hash(customer_id: str, body: PhotoCreate) -> str:
     parts = [customer_id, body.r2_key, body.printer_id]
     if body.session_id is not None:
         parts.append(body.session_id)
-    return hashlib.sha256(orjson.dumps(parts)).hexdigest()
+    return digest(parts)
 
 
 def _normal_id(photo_id: str) -> str:

@@ -11,7 +11,6 @@ by the refund job (`resume_unsent`); a Xendit refusal (4xx) fails it and frees i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -22,7 +21,7 @@ import orjson
 from boothcloud.auth import Caller
 from boothcloud.db.base import Database, Row
 from boothcloud.errors import BadGateway, Conflict, invalid
-from boothcloud.ids import new_id
+from boothcloud.ids import digest, new_id
 from boothcloud.payments import repository as payments
 from boothcloud.payments.schemas import Payment
 from boothcloud.payments.service import KEY_PATTERN, Answer, in_flight_seconds, not_configured
@@ -71,7 +70,7 @@ def refundable(payment: Payment) -> int:
 
 def request_hash_of(body: RefundCreate) -> str:
     canonical = body.model_dump(mode="json")
-    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return digest(canonical)
 
 
 def _not_refundable(payment: Row) -> Conflict:
