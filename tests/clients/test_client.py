@@ -3,6 +3,8 @@ and async, problem+json errors, and the retry rules that make a retry safe."""
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 
 import httpx
@@ -96,6 +98,28 @@ def test_errors_carry_the_problem_fields(booth: Booth) -> None:
     with Client(booth.url, "PB-WRONG") as stranger, pytest.raises(BoothcloudError) as denied:
         stranger.printers()
     assert denied.value.status == 401
+
+
+def test_an_error_names_its_line_in_the_servers_request_log(server: Served) -> None:
+    """`request_id` is the answer's `Request-Id`: the server logged exactly that call under
+    it (a 404 for that path), and the error's message ends with it."""
+    booth = new_booth(server.url)
+    missing = str(uuid.uuid4())
+    with Client(booth.url, booth.license_key) as client, pytest.raises(BoothcloudError) as no:
+        client.get_photo(missing)
+    request_id = no.value.request_id
+    assert request_id is not None
+    assert re.fullmatch(r"req_[0-9a-f]{16}", request_id)
+    assert str(no.value).endswith(f"(Request-Id {request_id})")
+    deadline = time.monotonic() + 10  # request lines are written in batches (0.2 s)
+    lines: list[str] = []
+    while not lines and time.monotonic() < deadline:
+        text = server.log.read_text(errors="replace")
+        lines = [line for line in text.splitlines() if f"request_id={request_id}" in line]
+        time.sleep(0.1)
+    assert len(lines) == 1
+    assert f"path=/api/photos/{missing}" in lines[0]
+    assert "status=404" in lines[0]
 
 
 def test_another_booths_photo_answers_like_an_unknown_one(server: Served) -> None:

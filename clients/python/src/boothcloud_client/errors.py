@@ -27,6 +27,9 @@ class BoothcloudError(Exception):
     """A problem+json answer, or a problem the client found (network, version, format).
 
     `status` is None when no HTTP answer came back (`type` then names the client's problem).
+    `request_id` is the server's `Request-Id` for the answer (as Stripe's clients keep it):
+    the one line of the server's request log that concerns this call, for a support
+    ticket; it is part of the message, so a booth's own log carries it too.
     """
 
     def __init__(
@@ -40,8 +43,10 @@ class BoothcloudError(Exception):
         errors: tuple[FieldProblem, ...] = (),
         code: str | None = None,
         retry_after: float | None = None,
+        request_id: str | None = None,
     ) -> None:
-        super().__init__(f"{status or 'no answer'} {title}: {detail}")
+        message = f"{status or 'no answer'} {title}: {detail}"
+        super().__init__(f"{message} (Request-Id {request_id})" if request_id else message)
         self.type = type
         self.title = title
         self.status = status
@@ -50,6 +55,7 @@ class BoothcloudError(Exception):
         self.errors = errors
         self.code = code
         self.retry_after = retry_after
+        self.request_id = request_id
         # False only when the request certainly never reached the server (no connection).
         self.request_sent = True
 
@@ -84,6 +90,7 @@ class BoothcloudError(Exception):
             errors=errors,
             code=str(body["code"]) if body.get("code") else None,
             retry_after=retry_after(response),
+            request_id=response.headers.get("request-id"),
         )
 
     @classmethod
