@@ -117,3 +117,16 @@ def test_serve_refuses_pending_migrations_and_placeholder_secrets(
     insecure = runner.invoke(app, ["serve"])
     assert insecure.exit_code == 1
     assert "BOOTHCLOUD_ADMIN_TOKEN must be set" in insecure.output
+
+
+def test_serve_refuses_a_damaged_signing_key_in_one_line(data_dir: Path) -> None:
+    """Checked once before any worker starts: one line and exit 1, not a traceback from
+    every worker; the file is kept (booths hold certificates it signed)."""
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    key = get_settings().signing_key_path
+    key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI")
+    refused = runner.invoke(app, ["serve"])
+    assert refused.exit_code == 1
+    assert f"license signing key {key} is damaged" in " ".join(refused.output.split())
+    assert "Traceback" not in refused.output
+    assert key.read_bytes().endswith(b"MC4CAQAwBQYDK2VwBCIEI")

@@ -88,6 +88,8 @@ def serve(
 
     import uvicorn
 
+    from boothcloud.licenses.certificates import CertificateSigner
+
     settings = load_settings()
     host = host or settings.host
     port = port or settings.port
@@ -101,6 +103,10 @@ def serve(
             out().print(f"applied {name}")
     else:
         with_database(lambda db: pending(db, settings.migrations_path), settings)
+    # The signing key once, here, before any worker: created on a first start, and a
+    # damaged one refused in one line (a `SigningKeyError`) instead of a traceback from
+    # every worker's start-up.
+    CertificateSigner.load_or_create(settings)
     # Workers build their settings from the environment: hand them the CLI's choices.
     os.environ["BOOTHCLOUD_HOST"], os.environ["BOOTHCLOUD_PORT"] = host, str(port)
     get_settings.cache_clear()
