@@ -52,6 +52,26 @@ async def test_presigned_put_then_get(backend: Backend) -> None:
     assert downloaded.content == body
 
 
+async def test_a_download_name_makes_the_answer_an_attachment(backend: Backend) -> None:
+    """Signed with the URL on both stores (S3's response-content-disposition override; the
+    local store's `download_as`): changing the name breaks the signature."""
+    key = backend.prefix + "named.jpg"
+    await backend.store.put(key, b"\xff\xd8 named", "image/jpeg")
+    url = backend.store.presign_get(key, 60, download_as="photo-001.jpg")
+    answer = await backend.http.get(url)
+    assert answer.status_code == 200
+    assert answer.content == b"\xff\xd8 named"
+    assert answer.headers["content-disposition"] == 'attachment; filename="photo-001.jpg"'
+    name = "download_as" if backend.name == "local" else "response-content-disposition"
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query[name] = query[name].replace("photo-001", "evil-001")
+    renamed = urlunsplit(parts._replace(query=urlencode(query)))
+    assert (await backend.http.get(renamed)).status_code == 403
+    with pytest.raises(ValueError, match="not a download name"):
+        backend.store.presign_get(key, 60, download_as='a"; filename=evil.exe')
+
+
 async def test_presigned_urls_expire(backend: Backend) -> None:
     key = backend.prefix + "late.jpg"
     await backend.store.put(key, b"data")

@@ -113,10 +113,10 @@ class RateLimited(Exception):
 GalleryDep = Annotated[Gallery, Depends(open_gallery)]
 
 
-def _presign(gallery: Gallery, key: str) -> str | None:
+def _presign(gallery: Gallery, key: str, download_as: str | None = None) -> str | None:
     try:
         url = gallery.services.store.presign_get(
-            key, gallery.services.settings.presign_expiry_seconds
+            key, gallery.services.settings.presign_expiry_seconds, download_as
         )
     except InvalidKey:
         return None
@@ -189,7 +189,11 @@ async def gallery_page(share_code: str, gallery: GalleryDep) -> HTMLResponse:
 )
 async def gallery_photo(photo_id: str, gallery: GalleryDep) -> Response:
     photo = await repository.gallery_photo(gallery.db, str(gallery.session["id"]), photo_id)
-    url = _presign(gallery, str(photo["r2_key"])) if photo is not None else None
+    url = (
+        _presign(gallery, str(photo["r2_key"]), f"photo-{photo['id']}{_extension(photo)}")
+        if photo is not None
+        else None
+    )
     if url is None:
         return not_found_page()
     await _count(gallery, "downloads")

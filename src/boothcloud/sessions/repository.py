@@ -313,7 +313,7 @@ async def daily_stats(
 
 async def gallery_photo(db: Database, session_id: str, photo_id: str) -> Row | None:
     return await db.fetch_one(
-        "SELECT id, r2_key FROM photos WHERE id = ? AND session_id = ? "
+        "SELECT id, r2_key, content_type FROM photos WHERE id = ? AND session_id = ? "
         "AND uploaded_at IS NOT NULL AND purged_at IS NULL",
         (photo_id, session_id),
     )

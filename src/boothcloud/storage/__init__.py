@@ -7,6 +7,7 @@ whether objects sit on disk, in Cloudflare R2, AWS S3, SeaweedFS or MinIO.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,17 @@ from typing import Protocol
 
 CHUNK_BYTES = 256 * 1024  # what `ObjectStore.stream` yields at a time
 PART_BYTES = 8 * 1024 * 1024  # a multipart upload's part (R2 wants equal parts but the last)
+# A download name (`presign_get(download_as=...)`): plain characters only, so it goes into
+# a `Content-Disposition` header as it is, unquoted by anything, on every store.
+DOWNLOAD_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+def attachment(download_as: str) -> str:
+    """The `Content-Disposition` a download URL asks for; refuses a name that is not a
+    `DOWNLOAD_NAME` (a programming error: the app builds these names itself)."""
+    if not re.fullmatch(DOWNLOAD_NAME, download_as):
+        raise ValueError(f"not a download name: {download_as!r}")
+    return f'attachment; filename="{download_as}"'
 
 
 class ObjectReader(Protocol):
@@ -72,6 +84,11 @@ class ObjectStore(Protocol):
 
     def presign_put(self, key: str, expires_in: int, content_type: str | None = None) -> str: ...
 
-    def presign_get(self, key: str, expires_in: int) -> str: ...
+    def presign_get(self, key: str, expires_in: int, download_as: str | None = None) -> str:
+        """A GET URL valid for `expires_in` seconds; with `download_as` (a `DOWNLOAD_NAME`)
+        its answer says `Content-Disposition: attachment; filename="<download_as>"`, so a
+        browser saves the object under that name instead of showing it (a link's
+        `download` attribute does nothing once the redirect leaves the page's origin)."""
+        ...
 
     async def close(self) -> None: ...

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import quote, urlencode
 
-from boothcloud.storage import CHUNK_BYTES, ObjectInfo, ObjectReader, ObjectWriter
+from boothcloud.storage import CHUNK_BYTES, ObjectInfo, ObjectReader, ObjectWriter, attachment
 from boothcloud.storage.keys import InvalidKey, check_key
 
 
@@ -27,9 +27,13 @@ class ObjectTooLarge(ValueError):
     """An upload went over the configured object size limit."""
 
 
-def url_signature(secret: str, method: str, key: str, expires: int) -> str:
-    message = f"{method}\n{key}\n{expires}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+def url_signature(
+    secret: str, method: str, key: str, expires: int, download_as: str | None = None
+) -> str:
+    """HMAC-SHA256 over what the URL grants; a download name is signed too (as S3 signs its
+    response-header overrides), and a URL without one signs what it always did."""
+    message = f"{method}\n{key}\n{expires}" + (f"\n{download_as}" if download_as else "")
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 def guess_type(key: str) -> str:
@@ -172,27 +176,29 @@ class LocalStore:
     async def list(self, prefix: str) -> list[ObjectInfo]:
         return await asyncio.to_thread(self._list_sync, prefix)
 
-    def _presign(self, method: str, key: str, expires_in: int) -> str:
+    def _presign(
+        self, method: str, key: str, expires_in: int, download_as: str | None = None
+    ) -> str:
         check_key(key)
         expires = int(time.time()) + expires_in
-        query = urlencode(
-            {
-                "method": method,
-                "expires": expires,
-                "signature": url_signature(self._secret, method, key, expires),
-            }
-        )
-        return f"{self.base_url}/objects/{quote(key)}?{query}"
+        params: dict[str, str | int] = {"method": method, "expires": expires}
+        if download_as is not None:
+            attachment(download_as)  # refuses a name that is not a DOWNLOAD_NAME
+            params["download_as"] = download_as
+        params["signature"] = url_signature(self._secret, method, key, expires, download_as)
+        return f"{self.base_url}/objects/{quote(key)}?{urlencode(params)}"
 
     def presign_put(self, key: str, expires_in: int, content_type: str | None = None) -> str:
         return self._presign("PUT", key, expires_in)
 
-    def presign_get(self, key: str, expires_in: int) -> str:
-        return self._presign("GET", key, expires_in)
+    def presign_get(self, key: str, expires_in: int, download_as: str | None = None) -> str:
+        return self._presign("GET", key, expires_in, download_as)
 
-    def verify(self, method: str, key: str, expires: int, signature: str) -> bool:
+    def verify(
+        self, method: str, key: str, expires: int, signature: str, download_as: str | None = None
+    ) -> bool:
         """Constant-time check of a presigned URL's signature, then its expiry."""
-        expected = url_signature(self._secret, method, key, expires)
+        expected = url_signature(self._secret, method, key, expires, download_as)
         return hmac.compare_digest(expected, signature) and expires >= int(time.time())
 
     async def close(self) -> None:

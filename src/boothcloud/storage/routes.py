@@ -22,7 +22,7 @@ from boothcloud.deps import DbDep, SettingsDep, StoreDep
 from boothcloud.errors import Forbidden, NotFound, PayloadTooLarge
 from boothcloud.openapi import problems
 from boothcloud.photos import service as photos
-from boothcloud.storage import ObjectStore
+from boothcloud.storage import DOWNLOAD_NAME, ObjectStore
 from boothcloud.storage.keys import InvalidKey
 from boothcloud.storage.local import LocalStore, ObjectTooLarge, guess_type
 
@@ -32,6 +32,13 @@ router = APIRouter(prefix="/objects", tags=["objects"])
 ExpiresQuery = Annotated[int, Query(description="Unix time after which the URL is refused.")]
 SignatureQuery = Annotated[str, Query(max_length=128, description="HMAC-SHA256, hex.")]
 MethodQuery = Annotated[str, Query(max_length=8, description="`PUT` or `GET`.")]
+DownloadAsQuery = Annotated[
+    str | None,
+    Query(
+        pattern=DOWNLOAD_NAME,
+        description="Signed with the URL: answer as an attachment of this file name.",
+    ),
+]
 
 
 def _local(store: ObjectStore) -> LocalStore:
@@ -41,9 +48,15 @@ def _local(store: ObjectStore) -> LocalStore:
 
 
 def _authorize(
-    store: LocalStore, http_method: str, key: str, method: str, expires: int, signature: str
+    store: LocalStore,
+    http_method: str,
+    key: str,
+    method: str,
+    expires: int,
+    signature: str,
+    download_as: str | None = None,
 ) -> None:
-    if method != http_method or not store.verify(method, key, expires, signature):
+    if method != http_method or not store.verify(method, key, expires, signature, download_as):
         raise Forbidden("the URL's signature is invalid or has expired")
 
 
@@ -113,10 +126,11 @@ async def get_object(
     method: MethodQuery,
     expires: ExpiresQuery,
     signature: SignatureQuery,
+    download_as: DownloadAsQuery = None,
 ) -> Response:
     local = _local(store)
-    _authorize(local, "GET", key, method, expires, signature)
+    _authorize(local, "GET", key, method, expires, signature, download_as)
     path = _path(local, key)
     if await local.head(key) is None:
         raise NotFound("no such object")
-    return FileResponse(path, media_type=guess_type(key))
+    return FileResponse(path, media_type=guess_type(key), filename=download_as)

@@ -18,7 +18,14 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
 from boothcloud.settings import Settings
-from boothcloud.storage import CHUNK_BYTES, PART_BYTES, ObjectInfo, ObjectReader, ObjectWriter
+from boothcloud.storage import (
+    CHUNK_BYTES,
+    PART_BYTES,
+    ObjectInfo,
+    ObjectReader,
+    ObjectWriter,
+    attachment,
+)
 from boothcloud.storage.keys import check_key
 
 if TYPE_CHECKING:
@@ -176,11 +183,12 @@ class S3Store:
         )
         return url
 
-    def presign_get(self, key: str, expires_in: int) -> str:
+    def presign_get(self, key: str, expires_in: int, download_as: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": check_key(key)}
+        if download_as is not None:  # S3's (and R2's) signed response-header override
+            params["ResponseContentDisposition"] = attachment(download_as)
         url: str = self.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": check_key(key)},
-            ExpiresIn=expires_in,
+            "get_object", Params=params, ExpiresIn=expires_in
         )
         return url
 
