@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
+from boothcloud.sessions import repository as sessions_repository
+from boothcloud.sessions.thumbnails import derive, thumbnail_key
 from tests.conftest import ADMIN, create_customer, license_auth
 from tests.photos.helpers import JPEG
+from tests.sessions.helpers import jpeg, open_session
 from tests.storage.conftest import Backend
 
 IMAGE = {"Content-Type": "image/jpeg"}
@@ -65,6 +68,33 @@ async def test_booth_flow(backend: Backend) -> None:
     assert erased.status_code == 204
     assert await backend.store.head(photo["r2_key"]) is None
     assert (await api.get(f"/api/photos/{photo['id']}", headers=booth)).status_code == 404
+
+
+async def test_a_session_photo_gets_its_thumbnail_once_it_lands(backend: Backend) -> None:
+    """After the upload's answer (the local PUT, or the confirm on S3), a background task
+    derives the thumbnail, so the guest's first view of the gallery only presigns; a photo
+    outside any session gets none (no guest will see it)."""
+    _, booth, _ = await _booth(backend)
+    api = backend.api
+    session = await open_session(api, booth)
+    original = jpeg(3, (320, 240))  # under this fixture's 4 KiB object limit
+    photos = []
+    for body in ({"session_id": session["id"]}, {}):
+        logged = await api.post("/api/photos", json=body, headers=booth)
+        assert logged.status_code == 201, logged.text
+        photo = logged.json()
+        put = await backend.http.put(photo["upload_url"], content=original, headers=IMAGE)
+        assert put.status_code == 200, put.text
+        if backend.name == "s3":
+            confirmed = await api.post(f"/api/photos/{photo['id']}/uploaded", headers=booth)
+            assert confirmed.status_code == 200, confirmed.text
+        photos.append(photo)
+    in_session, loose = photos
+    rows = await sessions_repository.gallery_photos(backend.services.db, session["id"])
+    assert [row["thumb_key"] for row in rows] == [thumbnail_key(in_session["r2_key"])]
+    pixels = backend.services.settings.thumbnail_pixels
+    assert await backend.store.get(rows[0]["thumb_key"]) == derive(original, pixels)
+    assert await backend.store.head(thumbnail_key(loose["r2_key"])) is None
 
 
 async def test_confirm_without_an_object_is_409(backend: Backend) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query
 from fastapi.responses import Response
 
 from boothcloud.auth import OperatorDep, PipelinedCallerDep
@@ -13,6 +13,7 @@ from boothcloud.http import respond
 from boothcloud.openapi import problems
 from boothcloud.photos import service
 from boothcloud.photos.schemas import Photo, PhotoCreate, PhotoListQuery, PhotoPage, PhotoPatch
+from boothcloud.sessions import thumbnails
 
 router = APIRouter(prefix="/api/photos", tags=["photos"])
 
@@ -94,9 +95,19 @@ async def patch_photo(
     responses=problems(401, 403, 404, 409, 502),
 )
 async def confirm_upload(
-    photo_id: str, db: DbDep, store: StoreDep, settings: SettingsDep, caller: PipelinedCallerDep
+    photo_id: str,
+    db: DbDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: PipelinedCallerDep,
+    background: BackgroundTasks,
 ) -> Response:
-    return respond(await service.confirm_upload(db, store, settings, caller, photo_id))
+    photo = await service.confirm_upload(db, store, settings, caller, photo_id)
+    if photo.session_id is not None:  # a guest will see it in the session's gallery
+        background.add_task(
+            thumbnails.derive_after_upload, db, store, settings.thumbnail_pixels, photo.id
+        )
+    return respond(photo)
 
 
 @router.delete(

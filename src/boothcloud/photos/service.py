@@ -161,15 +161,16 @@ async def receive_put(
     key: str,
     content_type: str,
     put: Callable[[Callable[[int], None] | None], Awaitable[ObjectInfo]],
-) -> None:
+) -> Row | None:
     """A signed PUT of `key` on the local store. When a photo owns the key, the upload
     must pass `object_problem` (422 with its code, checked before the object replaces
-    anything) and landing marks the photo uploaded; other keys are stored as they come.
-    `put(accept)` writes the object, calling `accept(size)` before it commits."""
+    anything) and landing marks the photo uploaded (its row, as before the upload, is
+    returned); other keys are stored as they come. `put(accept)` writes the object,
+    calling `accept(size)` before it commits."""
     row = await repository.get_by_key(db, key)
     if row is None:
         await put(None)
-        return
+        return None
     kind = media_type(content_type)
 
     def accept(size: int) -> None:
@@ -179,6 +180,7 @@ async def receive_put(
 
     info = await put(accept)
     await repository.record_upload(db, str(row["id"]), info.size, kind, replace=True)
+    return row
 
 
 async def confirm_upload(

@@ -202,6 +202,15 @@ async def gallery_photos(db: Database, session_id: str) -> list[Row]:
     )
 
 
+async def photo_needing_thumbnail(db: Database, photo_id: str) -> Row | None:
+    """A session's uploaded photo without a thumbnail (`thumbnails.derive_after_upload`)."""
+    return await db.fetch_one(
+        "SELECT id, r2_key, thumb_key FROM photos WHERE id = ? AND session_id IS NOT NULL "
+        "AND uploaded_at IS NOT NULL AND purged_at IS NULL AND thumb_key IS NULL",
+        (photo_id,),
+    )
+
+
 async def set_thumbnail(db: Database, photo_id: str, thumb_key: str) -> None:
     """Record the thumbnail once: a concurrent derivation of the same photo changes nothing."""
     await db.execute(

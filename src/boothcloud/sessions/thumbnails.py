@@ -1,8 +1,11 @@
 """The gallery's thumbnails: a small JPEG derived once per photo, stored beside it.
 
-Derived on the gallery's first view (whatever store the booth uploaded to, and only for
-photos a guest will see), then recorded on the photo, so later views only presign. The
-key is the original's with `.thumb.jpg` for its extension, inside the customer's prefix.
+Derived as soon as a session's photo lands (`derive_after_upload`, a background task of
+the upload's route, run once its answer is sent), so a guest's first view of the gallery
+only presigns; the first view still derives whatever that missed (a restart in between,
+a photo uploaded before this existed). Only photos a guest will see (those of a session)
+get one. Recorded on the photo; the key is the original's with `.thumb.jpg` for its
+extension, inside the customer's prefix.
 """
 
 from __future__ import annotations
@@ -56,3 +59,14 @@ async def ensure(db: Database, store: ObjectStore, photo: Row, pixels: int) -> s
     await store.put(key, small, "image/jpeg")
     await repository.set_thumbnail(db, str(photo["id"]), key)
     return key
+
+
+async def derive_after_upload(db: Database, store: ObjectStore, pixels: int, photo_id: str) -> None:
+    """The thumbnail of a photo that just landed, if it belongs to a session and has none.
+    Best effort, after the answer: a failure is logged and left to the first view."""
+    try:
+        photo = await repository.photo_needing_thumbnail(db, photo_id)
+        if photo is not None:
+            await ensure(db, store, photo, pixels)
+    except Exception:
+        log.exception("deriving the thumbnail of photo %s failed", photo_id)

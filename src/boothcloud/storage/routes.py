@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from boothcloud.deps import DbDep, SettingsDep, StoreDep
 from boothcloud.errors import Forbidden, NotFound, PayloadTooLarge
 from boothcloud.openapi import problems
 from boothcloud.photos import service as photos
+from boothcloud.sessions import thumbnails
 from boothcloud.storage import DOWNLOAD_NAME, ObjectStore
 from boothcloud.storage.keys import InvalidKey
 from boothcloud.storage.local import LocalStore, ObjectTooLarge, guess_type
@@ -86,6 +87,7 @@ def _path(store: LocalStore, key: str) -> str:
 async def put_object(
     key: str,
     request: Request,
+    background: BackgroundTasks,
     db: DbDep,
     store: StoreDep,
     settings: SettingsDep,
@@ -102,7 +104,7 @@ async def put_object(
         raise PayloadTooLarge(f"object exceeds {limit} bytes")
     content_type = request.headers.get("content-type") or guess_type(key)
     try:
-        await photos.receive_put(
+        photo = await photos.receive_put(
             db,
             settings,
             key,
@@ -111,6 +113,10 @@ async def put_object(
         )
     except ObjectTooLarge as error:
         raise PayloadTooLarge(str(error)) from error
+    if photo is not None and photo["session_id"] is not None:  # a guest will see it
+        background.add_task(
+            thumbnails.derive_after_upload, db, store, settings.thumbnail_pixels, str(photo["id"])
+        )
     return Response(status_code=200)
 
 
