@@ -20,12 +20,17 @@ PART_BYTES = 8 * 1024 * 1024  # a multipart upload's part (R2 wants equal parts 
 DOWNLOAD_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 
-def attachment(download_as: str) -> str:
-    """The `Content-Disposition` a download URL asks for; refuses a name that is not a
-    `DOWNLOAD_NAME` (a programming error: the app builds these names itself)."""
+def check_download_name(download_as: str) -> str:
+    """`download_as` if it is a `DOWNLOAD_NAME`; a ValueError otherwise (a programming
+    error: the app builds these names itself)."""
     if not re.fullmatch(DOWNLOAD_NAME, download_as):
         raise ValueError(f"not a download name: {download_as!r}")
-    return f'attachment; filename="{download_as}"'
+    return download_as
+
+
+def attachment(download_as: str) -> str:
+    """The `Content-Disposition` of a download URL's answer, on every store."""
+    return f'attachment; filename="{check_download_name(download_as)}"'
 
 
 class ObjectReader(Protocol):

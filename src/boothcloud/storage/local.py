@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import quote, urlencode
 
-from boothcloud.storage import CHUNK_BYTES, ObjectInfo, ObjectReader, ObjectWriter, attachment
+from boothcloud.storage import (
+    CHUNK_BYTES,
+    ObjectInfo,
+    ObjectReader,
+    ObjectWriter,
+    check_download_name,
+)
 from boothcloud.storage.keys import InvalidKey, check_key
 
 
@@ -183,8 +189,7 @@ class LocalStore:
         expires = int(time.time()) + expires_in
         params: dict[str, str | int] = {"method": method, "expires": expires}
         if download_as is not None:
-            attachment(download_as)  # refuses a name that is not a DOWNLOAD_NAME
-            params["download_as"] = download_as
+            params["download_as"] = check_download_name(download_as)
         params["signature"] = url_signature(self._secret, method, key, expires, download_as)
         return f"{self.base_url}/objects/{quote(key)}?{urlencode(params)}"
 

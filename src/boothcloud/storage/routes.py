@@ -23,7 +23,7 @@ from boothcloud.errors import Forbidden, NotFound, PayloadTooLarge
 from boothcloud.openapi import problems
 from boothcloud.photos import service as photos
 from boothcloud.sessions import thumbnails
-from boothcloud.storage import DOWNLOAD_NAME, ObjectStore
+from boothcloud.storage import DOWNLOAD_NAME, ObjectStore, attachment
 from boothcloud.storage.keys import InvalidKey
 from boothcloud.storage.local import LocalStore, ObjectTooLarge, guess_type
 
@@ -139,4 +139,5 @@ async def get_object(
     path = _path(local, key)
     if await local.head(key) is None:
         raise NotFound("no such object")
-    return FileResponse(path, media_type=guess_type(key), filename=download_as)
+    disposition = {"Content-Disposition": attachment(download_as)} if download_as else None
+    return FileResponse(path, media_type=guess_type(key), headers=disposition)
