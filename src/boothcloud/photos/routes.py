@@ -103,10 +103,9 @@ async def confirm_upload(
     background: BackgroundTasks,
 ) -> Response:
     photo = await service.confirm_upload(db, store, settings, caller, photo_id)
-    if photo.session_id is not None:  # a guest will see it in the session's gallery
-        background.add_task(
-            thumbnails.derive_after_upload, db, store, settings.thumbnail_pixels, photo.id
-        )
+    thumbnails.derive_after_answer(
+        background, db, store, settings.thumbnail_pixels, photo.id, photo.session_id
+    )
     return respond(photo)
 
 

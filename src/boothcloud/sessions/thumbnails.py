@@ -14,6 +14,7 @@ import asyncio
 import io
 import logging
 
+from fastapi import BackgroundTasks
 from PIL import Image, ImageOps
 
 from boothcloud.db.base import Database, Row
@@ -59,6 +60,21 @@ async def ensure(db: Database, store: ObjectStore, photo: Row, pixels: int) -> s
     await store.put(key, small, "image/jpeg")
     await repository.set_thumbnail(db, str(photo["id"]), key)
     return key
+
+
+def derive_after_answer(
+    background: BackgroundTasks,
+    db: Database,
+    store: ObjectStore,
+    pixels: int,
+    photo_id: str,
+    session_id: str | None,
+) -> None:
+    """What an upload's route (the local PUT, the S3 confirm) calls once a photo landed:
+    a session's photo (a guest will see it) gets its thumbnail after the answer is sent;
+    any other photo costs nothing more, not even a query."""
+    if session_id is not None:
+        background.add_task(derive_after_upload, db, store, pixels, photo_id)
 
 
 async def derive_after_upload(db: Database, store: ObjectStore, pixels: int, photo_id: str) -> None:

@@ -113,9 +113,9 @@ async def put_object(
         )
     except ObjectTooLarge as error:
         raise PayloadTooLarge(str(error)) from error
-    if photo is not None and photo["session_id"] is not None:  # a guest will see it
-        background.add_task(
-            thumbnails.derive_after_upload, db, store, settings.thumbnail_pixels, str(photo["id"])
+    if photo is not None:
+        thumbnails.derive_after_answer(
+            background, db, store, settings.thumbnail_pixels, str(photo["id"]), photo["session_id"]
         )
     return Response(status_code=200)
 
