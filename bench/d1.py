@@ -144,9 +144,10 @@ def pin(pid: int | None, cores: set[int] | None) -> None:
 
 
 def wrk(url: str, scenario: str, data: str, seconds: float, args: argparse.Namespace) -> Any:
-    taskset = ["taskset", "-c", ",".join(map(str, sorted(args.client_cores)))]
+    cores = args.client_cores  # None unless --split
+    taskset = ["taskset", "-c", ",".join(map(str, sorted(cores)))] if cores else []
     argv = [
-        *(taskset if args.client_cores else []),
+        *taskset,
         args.wrk, "-t", "2", "-c", str(args.connections), "-d", f"{seconds:g}s",
         "--timeout", "10s", "-s", str(LUA), url, "--", scenario, data, secrets.token_hex(4),
     ]  # fmt: skip
